@@ -1,0 +1,146 @@
+# On-disk layout of a journal root: names of day directories, segments and manifests, and the
+# manifest record itself. docs/journal-format.md is the normative description; change both
+# together. Writing a manifest is atomic (temp file, fsync, rename, fsync of the directory).
+#
+# Rules: paths are built only here; files are created owner-only (0600, directories 0700).
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import msgspec
+
+MANIFEST_NAME = "manifest.json"
+LOCK_NAME = "writer.lock"
+SEALED_NAME = "sealed.parquet"
+SEGMENT_PREFIX = "seg-"
+SEGMENT_SUFFIX = ".ndjson"
+JOURNAL_FORMAT = "polyarb-journal"
+JOURNAL_FORMAT_VERSION = 1
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NS_PER_DAY = 86_400 * 1_000_000_000
+
+
+class SegmentInfo(msgspec.Struct, kw_only=True):
+    """One segment file of a day. `sha256`/`last_seq`/`bytes` are final once `closed`."""
+
+    name: str
+    first_seq: int
+    last_seq: int | None = None
+    records: int = 0
+    bytes: int = 0
+    sha256: str | None = None
+    closed: bool = False
+
+
+class SealInfo(msgspec.Struct, kw_only=True):
+    """A Parquet copy of a closed day (see `polyarb journal seal`)."""
+
+    file: str
+    first_seq: int
+    last_seq: int
+    records: int
+    sha256: str
+
+
+class Manifest(msgspec.Struct, kw_only=True):
+    """Per-day manifest. `digest` is the hash chain over the day's segments, set when closed."""
+
+    format: str = JOURNAL_FORMAT
+    format_version: int = JOURNAL_FORMAT_VERSION
+    schema_version: int = 1
+    day: str
+    first_seq: int | None = None
+    last_seq: int | None = None
+    records: int = 0
+    run_ids: list[str] = msgspec.field(default_factory=list)
+    segments: list[SegmentInfo] = msgspec.field(default_factory=list)
+    prev_digest: str | None = None
+    digest: str | None = None
+    closed: bool = False
+    sealed: SealInfo | None = None
+
+
+def day_of_ns(ts_ns: int) -> str:
+    """The UTC day (`YYYY-MM-DD`) of a nanosecond timestamp."""
+    return _dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, _dt.UTC).strftime("%Y-%m-%d")
+
+
+def day_end_ns(day: str) -> int:
+    """First nanosecond of the UTC day after `day`."""
+    start = _dt.datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=_dt.UTC)
+    return int(start.timestamp()) * 1_000_000_000 + _NS_PER_DAY
+
+
+def is_day_name(name: str) -> bool:
+    return _DAY_RE.match(name) is not None
+
+
+def list_days(root: Path) -> list[str]:
+    """Day directory names under a journal root, oldest first."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and is_day_name(p.name))
+
+
+def segment_name(first_seq: int) -> str:
+    return f"{SEGMENT_PREFIX}{first_seq:012d}{SEGMENT_SUFFIX}"
+
+
+def chain_start(day: str, prev_digest: str | None) -> str:
+    """Seed of a day's hash chain: it links the day to the previous day's digest."""
+    seed = f"{JOURNAL_FORMAT}-v{JOURNAL_FORMAT_VERSION}:{day}:{prev_digest or ''}"
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+def chain_step(chain: str, segment_sha256: str) -> str:
+    return hashlib.sha256(bytes.fromhex(chain) + bytes.fromhex(segment_sha256)).hexdigest()
+
+
+def day_digest(manifest: Manifest) -> str | None:
+    """The chain over the manifest's segments; None while any segment is still open."""
+    chain = chain_start(manifest.day, manifest.prev_digest)
+    for seg in manifest.segments:
+        if seg.sha256 is None:
+            return None
+        chain = chain_step(chain, seg.sha256)
+    return chain
+
+
+def read_manifest(day_dir: Path) -> Manifest:
+    """Read a day's manifest. Raises OSError or msgspec errors on a missing or bad file."""
+    return msgspec.json.decode((day_dir / MANIFEST_NAME).read_bytes(), type=Manifest)
+
+
+def write_manifest(day_dir: Path, manifest: Manifest) -> None:
+    """Atomically replace a day's manifest."""
+    data = msgspec.json.format(msgspec.json.encode(manifest), indent=2) + b"\n"
+    tmp = day_dir / (MANIFEST_NAME + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, day_dir / MANIFEST_NAME)
+    fsync_dir(day_dir)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dir(path: Path) -> None:
+    """Create a directory (and parents) owner-only."""
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(path, DIR_MODE)
