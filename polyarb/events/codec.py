@@ -9,6 +9,10 @@
 #    malformed line raises a CodecError subclass naming the reason. Older versions are upcast
 #    through UPCASTERS, one step at a time.
 # 3. Raw frames take a hot path that never re-encodes the frame: valid JSON is spliced in as is.
+# 4. Verbatim JSON (a raw frame, or any msgspec.Raw field) is embedded only when it is one line of
+#    valid JSON with no surrounding whitespace and bounded nesting, so every line written reads
+#    back to the same event; anything else is refused at encode time instead of corrupting the
+#    journal.
 from __future__ import annotations
 
 import base64
@@ -31,7 +35,9 @@ def _collect_kinds() -> dict[str, type[Event]]:
     kinds: dict[str, type[Event]] = {}
     for module in _MODULES:
         for obj in vars(module).values():
-            if isinstance(obj, type) and issubclass(obj, Event) and obj.__module__ == module.__name__:
+            if not isinstance(obj, type) or obj.__module__ != module.__name__:
+                continue
+            if issubclass(obj, Event):
                 tag = obj.__struct_config__.tag
                 assert isinstance(tag, str)
                 kinds[tag] = obj
@@ -49,7 +55,28 @@ _ENCODER = msgspec.json.Encoder(decimal_format="string")
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 UPCASTERS: dict[tuple[str, int], Upcaster] = {}
-"""(kind, from_version) -> function turning a v(from) field dict into a v(from+1) one."""
+"""(kind, from_version) -> function turning a v(from) field dict into a v(from+1) one.
+
+Values are parsed JSON (ints exact), except fields that are msgspec.Raw in the current class:
+they stay msgspec.Raw, so verbatim JSON is never re-serialised by an upcast.
+"""
+
+_PARTS_DECODER = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+# Deeper JSON is not embedded: msgspec's reader recurses once per level and stops near Python's
+# recursion limit (1000), so this leaves a wide margin for the reader's own stack.
+_MAX_DEPTH = 512
+_JSON_SPACE = (b" ", b"\t", b"\n", b"\r")
+# Errors a decoder raises on hostile bytes: bad JSON or types, invalid UTF-8, absurd nesting.
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
+def _raw_fields(cls: type[Event]) -> tuple[tuple[str, object], ...]:
+    return tuple((f.name, f.default) for f in msgspec.structs.fields(cls) if f.type is msgspec.Raw)
+
+
+# kind class -> (name, default) of its msgspec.Raw fields, checked before encoding.
+_RAW_FIELDS = {cls: fields for cls in ALL_KINDS.values() if (fields := _raw_fields(cls))}
 
 _CRC_TAIL = b',"crc":"'
 _CRC_LEN = len(_CRC_TAIL) + 8 + 2  # ,"crc":"xxxxxxxx"}
@@ -65,7 +92,11 @@ class CodecError(ValueError):
 
 
 class MalformedRecord(CodecError):
-    """Not a polyarb journal line (bad layout or JSON, or fields of the wrong type)."""
+    """Not a polyarb journal line (bad layout or JSON, or fields of the wrong type).
+
+    Also raised by the encoders for an event that would encode to such a line: a msgspec.Raw
+    field that is empty, not JSON, or not on one line.
+    """
 
 
 class ChecksumMismatch(CodecError):
@@ -84,21 +115,80 @@ def _finish(body: bytes) -> bytes:
     return body + b',"crc":"%08x"}\n' % zlib.crc32(body)
 
 
+def _check_raw_fields(event: Event) -> None:
+    for name, default in _RAW_FIELDS.get(type(event), ()):
+        value = getattr(event, name)
+        # msgspec omits a default only when it is the very default object; anything else,
+        # even an empty Raw, is spliced into the line as is.
+        if value is not default and not frame_is_embeddable(bytes(value)):
+            kind = type(event).__struct_config__.tag
+            raise MalformedRecord(
+                f"{kind}.{name}: msgspec.Raw must hold one line of valid JSON "
+                "without surrounding whitespace"
+            )
+
+
 def encode_record(seq: int, event: Event) -> bytes:
-    """Encode one event as a complete journal line (with the trailing newline)."""
+    """Encode one event as a complete journal line (with the trailing newline).
+
+    Raises:
+        MalformedRecord: a msgspec.Raw field would not read back (see frame_is_embeddable).
+    """
+    if type(event) in _RAW_FIELDS:
+        _check_raw_fields(event)
     enc = _ENCODER.encode(event)
     return _finish(b'{"seq":%d,"v":%d,' % (seq, event.SCHEMA_VERSION) + enc[1:-1])
 
 
+def _fits_one_line(data: bytes) -> bool:
+    # Surrounding whitespace is valid JSON but a decoded msgspec.Raw drops it: not verbatim.
+    return (
+        data != b""
+        and b"\n" not in data
+        and b"\r" not in data
+        and data[:1] not in _JSON_SPACE
+        and data[-1:] not in _JSON_SPACE
+    )
+
+
+def _nesting_within(value: Any, limit: int) -> bool:
+    level = [value] if isinstance(value, dict | list) else []
+    for _ in range(limit):
+        if not level:
+            return True
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+    return not level
+
+
+def _shallow_enough(data: bytes, value: Any) -> bool:
+    # Counting brackets is cheap and bounds the depth; walk the parsed value only when it must.
+    if data.count(b"[") + data.count(b"{") <= _MAX_DEPTH:
+        return True
+    return _nesting_within(value, _MAX_DEPTH)
+
+
+def _cheap_checks_hold(data: bytes) -> bool:
+    return _fits_one_line(data) and data.count(b"[") + data.count(b"{") <= _MAX_DEPTH
+
+
 def frame_is_embeddable(data: bytes) -> bool:
-    """True when a frame can be stored verbatim as a JSON value on one line."""
-    if b"\n" in data or b"\r" in data:
+    """True when a frame can be stored verbatim as a JSON value on one line.
+
+    That is: valid JSON, no raw CR or LF, no leading or trailing whitespace, and nested at most
+    512 levels deep, so the line reads back with exactly these bytes.
+    """
+    if not _fits_one_line(data):
         return False
     try:
-        orjson.loads(data)
+        value = orjson.loads(data)
     except orjson.JSONDecodeError:
         return False
-    return True
+    return _shallow_enough(data, value)
 
 
 _RAW_FRAME_V = inputs.RawFrame.SCHEMA_VERSION
@@ -118,6 +208,8 @@ def encode_raw_frame(
     Args:
         data: the frame as received (str for text frames, bytes for binary frames).
         embeddable: pass the result of a JSON parse the caller already did; None checks here.
+            A True hint is still checked for the cheap layout conditions (one line, no
+            surrounding whitespace, bounded nesting).
     """
     head = b'{"seq":%d,"v":%d,"kind":"raw_frame","ts_recv_ns":%d,"conn":%s' % (
         seq,
@@ -131,7 +223,7 @@ def encode_raw_frame(
         text = base64.b64encode(data).decode("ascii")
         return _finish(head + b',"text":' + orjson.dumps(text) + b',"binary":true')
     raw = data.encode("utf-8", "surrogatepass")
-    if embeddable is None:
+    if embeddable is None or (embeddable and not _cheap_checks_hold(raw)):
         embeddable = frame_is_embeddable(raw)
     if embeddable:
         return _finish(head + b',"frame":' + raw)
@@ -185,7 +277,7 @@ def decode_record(line: bytes) -> Record:
         event: Event = _DECODER.decode(body + b"}")
     except msgspec.ValidationError as exc:
         return Record(seq, _decode_slow(seq, version, body, str(exc)))
-    except msgspec.DecodeError as exc:
+    except _DECODE_ERRORS as exc:
         raise MalformedRecord(f"invalid JSON: {exc}", seq) from None
     if version != event.SCHEMA_VERSION:
         return Record(seq, _decode_slow(seq, version, body, None))
@@ -194,11 +286,13 @@ def decode_record(line: bytes) -> Record:
 
 def _decode_slow(seq: int, version: int, body: bytes, error: str | None) -> Event:
     try:
-        fields: dict[str, Any] = orjson.loads(body + b"}")
-    except orjson.JSONDecodeError as exc:
+        parts = _PARTS_DECODER.decode(body + b"}")
+        kind = msgspec.json.decode(parts["kind"]) if "kind" in parts else None
+    except _DECODE_ERRORS as exc:
         raise MalformedRecord(f"invalid JSON: {exc}", seq) from None
-    kind = fields.get("kind")
-    cls = ALL_KINDS.get(kind) if isinstance(kind, str) else None
+    if not isinstance(kind, str):
+        raise MalformedRecord("kind is missing or not a string", seq)
+    cls = ALL_KINDS.get(kind)
     if cls is None:
         raise UnknownKind(f"unknown event kind {kind!r}", seq)
     if version > cls.SCHEMA_VERSION:
@@ -208,21 +302,38 @@ def _decode_slow(seq: int, version: int, body: bytes, error: str | None) -> Even
         )
     if version == cls.SCHEMA_VERSION:
         raise MalformedRecord(f"{kind}: {error}", seq)
+    return _upcast(seq, version, kind, cls, parts)
+
+
+def _upcast(
+    seq: int, version: int, kind: str, cls: type[Event], parts: dict[str, msgspec.Raw]
+) -> Event:
+    keep_raw = {name for name, _ in _RAW_FIELDS.get(cls, ())}
+    try:
+        fields = {k: v if k in keep_raw else msgspec.json.decode(v) for k, v in parts.items()}
+    except _DECODE_ERRORS as exc:
+        raise MalformedRecord(f"invalid JSON: {exc}", seq) from None
     for step in range(version, cls.SCHEMA_VERSION):
-        upcast = UPCASTERS.get((cls.__struct_config__.tag, step))  # type: ignore[arg-type]
+        upcast = UPCASTERS.get((kind, step))
         if upcast is None:
             raise UnsupportedVersion(f"no upcaster for {kind} v{step}", seq)
         fields = upcast(fields)
     for key in ("seq", "v"):
         fields.pop(key, None)
     try:
-        return msgspec.json.decode(orjson.dumps(fields), type=cls)
-    except msgspec.ValidationError as exc:
+        return msgspec.json.decode(msgspec.json.encode(fields), type=cls)
+    except _DECODE_ERRORS as exc:
         raise MalformedRecord(f"{kind} after upcast: {exc}", seq) from None
 
 
 def encode_event(event: Event) -> bytes:
-    """Canonical JSON of one event (no envelope): the form replay compares decisions in."""
+    """Canonical JSON of one event (no envelope): the form replay compares decisions in.
+
+    Raises:
+        MalformedRecord: a msgspec.Raw field would not read back (see frame_is_embeddable).
+    """
+    if type(event) in _RAW_FIELDS:
+        _check_raw_fields(event)
     return _ENCODER.encode(event)
 
 
@@ -230,6 +341,6 @@ def decode_event(data: bytes) -> Event:
     """Inverse of encode_event, for any current-version kind."""
     try:
         event: Event = _DECODER.decode(data)
-    except msgspec.DecodeError as exc:  # ValidationError is a subclass
+    except _DECODE_ERRORS as exc:  # ValidationError is a DecodeError
         raise MalformedRecord(str(exc)) from None
     return event

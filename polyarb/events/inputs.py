@@ -22,7 +22,8 @@ class RawFrame(Input, frozen=True, kw_only=True):
     """One websocket text frame exactly as received.
 
     Exactly one of `frame` (the verbatim JSON bytes, embedded) and `text` (any other text) is
-    set. A binary frame is kept in `text` as base64 with `binary` true. `conn` names the connection (`market-0`, `user-0`, ...); `channel` is `market` or `user`.
+    set. A binary frame is kept in `text` as base64 with `binary` true. `conn` names the
+    connection (`market-0`, `user-0`, ...); `channel` is `market` or `user`.
     """
 
     conn: str
@@ -33,7 +34,7 @@ class RawFrame(Input, frozen=True, kw_only=True):
 
 
 class FeeSchedule(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """Taker fee per share = rate * (p * (1 - p)) ** exponent; makers pay nothing when taker_only."""
+    """Taker fee per share = rate * (p * (1 - p)) ** exponent; makers pay none when taker_only."""
 
     rate: Decimal = Decimal(0)
     exponent: int = 1
