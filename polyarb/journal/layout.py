@@ -24,7 +24,8 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_NS_PER_DAY = 86_400 * 1_000_000_000
+_SEGMENT_RE = re.compile(r"^seg-\d{12,}\.ndjson$")
+NS_PER_DAY = 86_400 * 1_000_000_000
 
 
 class SegmentInfo(msgspec.Struct, kw_only=True):
@@ -75,7 +76,12 @@ def day_of_ns(ts_ns: int) -> str:
 def day_end_ns(day: str) -> int:
     """First nanosecond of the UTC day after `day`."""
     start = _dt.datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=_dt.UTC)
-    return int(start.timestamp()) * 1_000_000_000 + _NS_PER_DAY
+    return int(start.timestamp()) * 1_000_000_000 + NS_PER_DAY
+
+
+def day_start_ns(day: str) -> int:
+    """First nanosecond of the UTC day `day`."""
+    return day_end_ns(day) - NS_PER_DAY
 
 
 def is_day_name(name: str) -> bool:
@@ -91,6 +97,11 @@ def list_days(root: Path) -> list[str]:
 
 def segment_name(first_seq: int) -> str:
     return f"{SEGMENT_PREFIX}{first_seq:012d}{SEGMENT_SUFFIX}"
+
+
+def is_segment_name(name: str) -> bool:
+    """True for a segment file name (`seg-` + 12 digits + `.ndjson`)."""
+    return _SEGMENT_RE.match(name) is not None
 
 
 def chain_start(day: str, prev_digest: str | None) -> str:

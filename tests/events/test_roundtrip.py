@@ -19,7 +19,7 @@ from polyarb.events.codec import encode_event
 
 KINDS = sorted(ALL_KINDS)
 _ROUNDTRIP_SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
