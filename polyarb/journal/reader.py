@@ -1,0 +1,159 @@
+# Reading a journal in seq order: raw lines (tail, stats) and typed records (replay, reports).
+#
+# Rules:
+# 1. Readers never lock and never write; they read a snapshot: the days and segments the
+#    manifests list when each day is reached. Files are listed before the manifest is read (the
+#    writer lists a segment before creating it, so a listed file can be missing but a file on
+#    disk is always listed).
+# 2. A live or crashed writer's leftovers are tolerated only where they can occur: a half-written
+#    last line of the newest segment of the newest day is not yielded, and that segment may be
+#    listed before it exists. Anything else (bad checksum, seq gap, incomplete line elsewhere,
+#    unlisted file) raises JournalCorrupt naming file, line and seq. Nothing is skipped silently.
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from polyarb.events import CodecError, Record, decode_record
+from polyarb.events.codec import split_line
+from polyarb.journal import layout
+from polyarb.journal.errors import JournalCorrupt, JournalUnreadable, Problem
+from polyarb.journal.scan import LineScanner, locate, read_manifest_or_none, segment_files
+
+
+class _Seg:
+    """One segment to read, with where it sits in the journal."""
+
+    def __init__(self, root: Path, day: str, info: layout.SegmentInfo, live: bool) -> None:
+        self.path = root / day / info.name
+        self.name = f"{day}/{info.name}"
+        self.info = info
+        self.live = live  # the newest segment of the newest day: its tail may be half-written
+
+
+def _corrupt(file: str, message: str, **where: int | None) -> JournalCorrupt:
+    return JournalCorrupt([Problem(file=file, message=message, **where)])
+
+
+def _day_segments(root: Path, day: str, newest: bool) -> list[_Seg]:
+    day_dir = root / day
+    on_disk = segment_files(day_dir)  # before the manifest (rule 1)
+    m, why = read_manifest_or_none(day_dir)
+    where = f"{day}/{layout.MANIFEST_NAME}"
+    if m is None:
+        if newest and not on_disk:
+            return []  # a day roll in progress (or interrupted): nothing written yet
+        raise _corrupt(where, str(why))
+    unlisted = [n for n in sorted(on_disk - {s.name for s in m.segments}) if (day_dir / n).exists()]
+    if unlisted:
+        raise _corrupt(f"{day}/{unlisted[0]}", "segment file is not listed in the manifest")
+    out = []
+    for i, info in enumerate(m.segments):
+        last = i == len(m.segments) - 1
+        if info.name not in on_disk and not (day_dir / info.name).exists():
+            if newest and last and not info.closed:
+                continue  # listed just before creation
+            raise _corrupt(f"{day}/{info.name}", "segment listed in the manifest is missing")
+        out.append(_Seg(root, day, info, newest and last and not info.closed))
+    return out
+
+
+def _segments(path: Path | str, day: str | None) -> Iterator[_Seg]:
+    root, days = locate(path)
+    all_days = layout.list_days(root)
+    newest = all_days[-1] if all_days else None
+    if day is not None:
+        if day not in days:
+            raise JournalUnreadable(f"{root}: no day {day}")
+        days = [day]
+    for name in days:
+        yield from _day_segments(root, name, name == newest)
+
+
+def _seq_of(line: bytes) -> int:
+    try:
+        return int(line[7 : line.index(b",", 7)])
+    except ValueError:
+        return -1
+
+
+def _lines(
+    path: Path | str, from_seq: int, day: str | None, check: bool
+) -> Iterator[tuple[_Seg, int, int, bytes]]:
+    """(segment, line number, seq, line) of every complete record with seq >= from_seq."""
+    expect: int | None = None
+    for seg in _segments(path, day):
+        info = seg.info
+        if expect is not None and info.first_seq != expect:
+            raise _corrupt(seg.name, f"segment starts at seq {info.first_seq}, expected {expect}")
+        if info.closed and info.last_seq is not None and info.last_seq < from_seq:
+            expect = info.last_seq + 1
+            continue
+        expect = info.first_seq
+        scanner = LineScanner(seg.path)
+        for line_no, offset, line in scanner:
+            seq = _seq_of(line)
+            if seq != expect or (check and seq >= from_seq):
+                try:
+                    split_line(line)
+                except CodecError as exc:
+                    where = {"line": line_no, "seq": exc.seq, "offset": offset}
+                    raise _corrupt(seg.name, exc.reason, **where) from None
+            if seq != expect:
+                msg = f"seq {seq} where {expect} was expected"
+                raise _corrupt(seg.name, msg, line=line_no, seq=seq, offset=offset)
+            expect = seq + 1
+            if seq >= from_seq:
+                yield seg, line_no, seq, line
+        _check_end(seg, scanner, expect)
+
+
+def _check_end(seg: _Seg, scanner: LineScanner, expect: int) -> None:
+    if scanner.overlong:
+        line_no, offset = scanner.overlong[0]
+        raise _corrupt(seg.name, "line too long to be a record", line=line_no, offset=offset)
+    if scanner.tail and not seg.live:
+        msg = f"segment ends with an incomplete line ({scanner.tail} bytes)"
+        raise _corrupt(seg.name, msg, line=scanner.lines + 1, offset=scanner.complete)
+    last = seg.info.last_seq
+    if seg.info.closed and last is not None and expect - 1 != last:
+        raise _corrupt(seg.name, f"closed segment ends at seq {expect - 1}, manifest says {last}")
+
+
+def iter_lines(
+    path: Path | str, from_seq: int = 1, *, day: str | None = None, check: bool = True
+) -> Iterator[tuple[Path, int, bytes]]:
+    """Yield `(segment path, seq, line)` of every complete record with seq >= from_seq, in order.
+
+    Args:
+        path: a journal root or one day directory.
+        from_seq: first seq wanted; closed segments before it are skipped without reading.
+        day: only this day (`YYYY-MM-DD`) of the root.
+        check: verify each yielded line's layout and CRC (seq continuity is always checked).
+
+    Raises:
+        JournalUnreadable: not a journal, missing, no permission.
+        JournalCorrupt: a bad line, a seq gap or a manifest/file mismatch (names file and line).
+    """
+    for seg, _line_no, seq, line in _lines(path, from_seq, day, check):
+        yield seg.path, seq, line
+
+
+def iter_records(
+    path: Path | str, from_seq: int = 1, *, day: str | None = None
+) -> Iterator[Record]:
+    """Yield every complete record with seq >= from_seq, decoded and typed, in seq order.
+
+    Tolerates a live writer: a half-written last line of the newest segment is not yielded.
+
+    Raises:
+        JournalUnreadable: not a journal, missing, no permission.
+        JournalCorrupt: a line that does not decode (bad CRC, unknown kind, newer schema), a seq
+            gap or a manifest/file mismatch; the problem names the file, line and seq.
+    """
+    for seg, line_no, seq, line in _lines(path, from_seq, day, False):
+        try:
+            record = decode_record(line)
+        except CodecError as exc:
+            raise _corrupt(seg.name, exc.reason, line=line_no, seq=seq) from None
+        yield record

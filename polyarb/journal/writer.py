@@ -1,0 +1,440 @@
+# The journal writer: assigns seq, buffers lines, group-commits them, rolls segments and days.
+#
+# Rules:
+# 1. One writer per journal (writer.lock); it opens through crash recovery (recovery.py), so a
+#    clean start and a restart after a crash are the same code path.
+# 2. Hot path (append / append_raw_frame): encode one line, append it to an in-memory buffer, one
+#    int comparison for the day roll. No syscall, hashing or time formatting per record: lines
+#    are written with one write() per batch and hashed per batch. The `batch` policy reads
+#    time.monotonic_ns() (this is shell code) to bound how long a record waits for its fsync.
+# 3. Ordering on disk: a segment is listed in the manifest before it is created; a segment's
+#    bytes are fsynced before the manifest marks it closed; a day is closed before the next day's
+#    directory is created. Every crash point therefore leaves a state recovery understands.
+# 4. Crash-only: when a write or fsync fails the writer refuses every further call (halt rather
+#    than drop); the next open recovers from whatever reached the disk.
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+import msgspec
+
+from polyarb.events import DayOpened, Event, JournalRecovered, RunStarted, StateCheckpoint
+from polyarb.events.codec import encode_raw_frame, encode_record
+from polyarb.journal import layout
+from polyarb.journal.errors import JournalClosed, JournalUnreadable
+from polyarb.journal.lock import WriterLock
+from polyarb.journal.recovery import RecoveryReport, Resume, recover
+from polyarb.journal.segment import SegmentFile
+
+CheckpointHook = Callable[[int], StateCheckpoint | None]
+_PREPARE = -(1 << 127)  # as `_day_end`: every ts is >= it, so the next append takes the slow path
+_mono = time.monotonic_ns
+
+
+class Durability(msgspec.Struct, frozen=True, kw_only=True):
+    """When appended records are fsynced.
+
+    Attributes:
+        policy: "none" (page cache only, until `sync()`), "batch" (group commit: a record waits
+            at most `batch_ms` or `batch_records` records for its fsync) or "always" (every
+            append returns after its fsync).
+        batch_ms: longest wait for the fsync of a pending record under "batch", provided the
+            writer is called (append, or `poll()` on a timer).
+        batch_records: most records buffered before a write (and, under "batch", an fsync).
+    """
+
+    policy: Literal["none", "batch", "always"] = "batch"
+    batch_ms: int = 5
+    batch_records: int = 1000
+
+
+DEFAULT_DURABILITY = Durability()
+
+
+class JournalWriter:
+    """The single writer of a journal root. Create it with `JournalWriter.open(root)`.
+
+    Attributes:
+        recovered: what crash recovery repaired on open (None when there was nothing to repair).
+        durable_seq: the highest seq known to be fsynced (0 when none).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        lock: WriterLock,
+        resume: Resume,
+        durability: Durability,
+        segment_max_bytes: int,
+        checkpoint_hook: CheckpointHook | None,
+    ) -> None:
+        self.root = root
+        self._lock: WriterLock | None = lock
+        self._hook = checkpoint_hook
+        self._seg_max = segment_max_bytes
+        self._batch_ns = durability.batch_ms * 1_000_000
+        self._timed = durability.policy == "batch"
+        self._fsync_batches = durability.policy != "none"
+        self._flush_at = 1 if durability.policy == "always" else max(1, durability.batch_records)
+        self._buf: list[bytes] = []
+        self._deadline = 0
+        self._failed: BaseException | None = None
+        self._next_seq = resume.next_seq
+        self._written_seq = resume.next_seq - 1
+        self.durable_seq = resume.next_seq - 1
+        self.recovered: RecoveryReport | None = resume.report
+        self._manifest = resume.manifest
+        self._day_dir = None if resume.manifest is None else root / resume.manifest.day
+        self._seg: SegmentFile | None = None
+        self._day_end = _PREPARE
+        if resume.segment is not None and self._day_dir is not None:
+            self._seg = SegmentFile.resume(resume.segment)
+            self._day_end = self._real_day_end()
+
+    # ----------------------------------------------------------------------------- opening
+
+    @classmethod
+    def open(
+        cls,
+        root: Path | str,
+        *,
+        durability: Durability = DEFAULT_DURABILITY,
+        segment_max_bytes: int = 64 * 2**20,
+        checkpoint_hook: CheckpointHook | None = None,
+        full_check: bool = False,
+    ) -> JournalWriter:
+        """Open (or create) the journal at `root` for writing.
+
+        Takes the writer lock, runs crash recovery and resumes seq after the last record. When
+        recovery truncated a torn tail, a `journal_recovered` record is appended (and fsynced).
+
+        Args:
+            root: the journal root directory (created 0700 if missing).
+            durability: the fsync policy (see Durability).
+            segment_max_bytes: roll to a new segment once a segment reaches this size (checked
+                after each batch write, so a segment may exceed it by at most one batch).
+            checkpoint_hook: called at each day open with the seq of the last record written
+                before it (0 for none); a StateCheckpoint it returns is written right after the
+                day's `day_opened`, which names its seq. It must not call the writer.
+            full_check: also rehash every older day's segments (slow on big journals).
+
+        Raises:
+            JournalLocked: another writer holds the journal.
+            JournalCorrupt: corruption that is not a crash leftover (nothing is modified).
+            JournalUnreadable: the root cannot be created or opened.
+        """
+        path = Path(root)
+        _make_root(path)
+        lock = WriterLock.acquire(path)
+        try:
+            resume = recover(path, full_check=full_check)
+            writer = cls(path, lock, resume, durability, segment_max_bytes, checkpoint_hook)
+            writer._finish_recovery(resume)
+        except BaseException:
+            lock.release()
+            raise
+        return writer
+
+    def _finish_recovery(self, resume: Resume) -> None:
+        m = self._manifest
+        if m is None or self._seg is None:
+            return
+        ts = resume.last_ts_ns if resume.last_ts_ns is not None else layout.day_start_ns(m.day)
+        if resume.day_records == 0:  # the crash came before the day's first record
+            self._write_day_opened(resume.prev, ts)
+        report = resume.report
+        if report is not None and report.bytes_dropped > 0:
+            note = JournalRecovered(
+                ts_recv_ns=ts,
+                file=report.file or "",
+                bytes_dropped=report.bytes_dropped,
+                last_good_seq=report.last_good_seq,
+            )
+            self._push(encode_record(self._take_seq(), note))
+        self.sync()
+
+    # ----------------------------------------------------------------------------- hot path
+
+    @property
+    def next_seq(self) -> int:
+        """The seq the next appended record gets."""
+        return self._next_seq
+
+    def append(self, event: Event) -> int:
+        """Journal one event under the durability policy. Returns its seq."""
+        ts = event.ts_recv_ns
+        if ts >= self._day_end:
+            self._prepare(ts)
+        seq = self._next_seq
+        line = encode_record(seq, event)
+        self._next_seq = seq + 1
+        if event.__class__ is RunStarted:
+            self._note_run(event)
+        self._push(line)
+        return seq
+
+    def append_raw_frame(
+        self,
+        ts_recv_ns: int,
+        conn: str,
+        data: str | bytes,
+        *,
+        channel: str = "market",
+        embeddable: bool | None = None,
+    ) -> int:
+        """Journal one websocket frame verbatim (see codec.encode_raw_frame). Returns its seq."""
+        if ts_recv_ns >= self._day_end:
+            self._prepare(ts_recv_ns)
+        seq = self._next_seq
+        line = encode_raw_frame(
+            seq, ts_recv_ns, conn, data, channel=channel, embeddable=embeddable
+        )
+        self._next_seq = seq + 1
+        self._push(line)
+        return seq
+
+    def _push(self, line: bytes) -> None:
+        buf = self._buf
+        buf.append(line)
+        n = len(buf)
+        if n >= self._flush_at:
+            self._commit() if self._fsync_batches else self._flush()
+        elif self._timed:
+            now = _mono()
+            if n == 1:
+                self._deadline = now + self._batch_ns
+            if now >= self._deadline:
+                self._commit()
+
+    def append_durable(self, event: Event) -> int:
+        """Journal one event and return its seq only once it (and all before it) is fsynced."""
+        seq = self.append(event)
+        if self.durable_seq < seq:
+            self.sync()
+        return seq
+
+    def sync(self) -> int:
+        """Write and fsync every buffered record. Returns `durable_seq`."""
+        self._check_usable()
+        self._commit()
+        return self.durable_seq
+
+    def poll(self) -> None:
+        """Time-based group commit: call on a timer (every `batch_ms`) from the runtime."""
+        if not self._buf or self._failed is not None:
+            return
+        if not self._fsync_batches:
+            self._flush()
+        elif _mono() >= self._deadline:
+            self._commit()
+
+    # ----------------------------------------------------------------------------- batches
+
+    def _take_seq(self) -> int:
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        return seq
+
+    def _flush(self) -> None:
+        """Write the buffer without fsync (policy "none"); roll the segment when it is full."""
+        self._write_buffer()
+        self._maybe_roll()
+
+    def _commit(self) -> None:
+        """Write the buffer and fsync (durable_seq advances); roll the segment when it is full."""
+        self._sync_segment()
+        self._maybe_roll()
+
+    def _write_buffer(self) -> None:
+        buf = self._buf
+        if not buf:
+            return
+        seg = self._seg
+        assert seg is not None
+        data = b"".join(buf)
+        count = len(buf)
+        buf.clear()
+        self._guard(seg.write, data, count)
+        self._written_seq = self._next_seq - 1
+
+    def _sync_segment(self) -> None:
+        self._write_buffer()
+        if self.durable_seq < self._written_seq and self._seg is not None:
+            self._guard(self._seg.sync)
+            self.durable_seq = self._written_seq
+
+    def _maybe_roll(self) -> None:
+        seg = self._seg
+        if seg is not None and seg.size >= self._seg_max:
+            self._roll_segment()
+
+    def _guard(self, fn: Callable[..., None], *args: object) -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:
+            self._failed = exc
+            self._day_end = _PREPARE
+            raise
+
+    def _check_usable(self) -> None:
+        if self._failed is not None:
+            raise JournalClosed(f"journal writer failed earlier: {self._failed!r}")
+        if self._lock is None:
+            raise JournalClosed("journal writer is closed")
+
+    # ----------------------------------------------------------------------------- segments/days
+
+    def _real_day_end(self) -> int:
+        assert self._manifest is not None
+        return layout.day_end_ns(self._manifest.day)
+
+    def _prepare(self, ts: int) -> None:
+        """Slow path before a record: start, roll or reopen the day so a segment is open."""
+        self._check_usable()
+        m = self._manifest
+        if m is None:
+            self._begin_day(layout.day_of_ns(ts), ts)
+        elif ts >= self._real_day_end():
+            self._close_day()
+            self._begin_day(layout.day_of_ns(ts), ts)
+        elif self._seg is None:
+            self._reopen_day()
+        self._day_end = self._real_day_end()
+
+    def _begin_day(self, day: str, ts: int) -> None:
+        prev = self._manifest
+        day_dir = self.root / day
+        layout.make_dir(day_dir)
+        layout.fsync_dir(self.root)
+        first = self._next_seq
+        self._manifest = layout.Manifest(
+            day=day, first_seq=first, prev_digest=None if prev is None else prev.digest
+        )
+        self._day_dir = day_dir
+        self._open_segment()
+        self._day_end = self._real_day_end()
+        self._write_day_opened(prev, ts)
+
+    def _write_day_opened(self, prev: layout.Manifest | None, ts: int) -> None:
+        assert self._manifest is not None
+        checkpoint = None if self._hook is None else self._hook(self._next_seq - 1)
+        seq = self._take_seq()
+        opened = DayOpened(
+            ts_recv_ns=ts,
+            day=self._manifest.day,
+            prev_day=None if prev is None else prev.day,
+            prev_digest=None if prev is None else prev.digest,
+            prev_last_seq=None if prev is None else prev.last_seq,
+            checkpoint_seq=None if checkpoint is None else seq + 1,
+        )
+        self._push(encode_record(seq, opened))
+        if checkpoint is not None:
+            self._push(encode_record(self._take_seq(), checkpoint))
+
+    def _reopen_day(self) -> None:
+        """A writer restarting on the newest day's UTC day: add a segment, discard a seal."""
+        m = self._manifest
+        assert m is not None and self._day_dir is not None
+        sealed = m.sealed
+        m.closed, m.digest, m.sealed = False, None, None
+        self._open_segment()
+        if sealed is not None:  # the Parquet copy no longer covers the day
+            (self._day_dir / sealed.file).unlink(missing_ok=True)
+
+    def _open_segment(self) -> None:
+        """List a new segment (first seq = next seq) in the manifest, then create its file."""
+        m, day_dir = self._manifest, self._day_dir
+        assert m is not None and day_dir is not None
+        first = self._next_seq
+        info = layout.SegmentInfo(name=layout.segment_name(first), first_seq=first)
+        m.segments.append(info)
+        layout.write_manifest(day_dir, m)
+        self._seg = self._guarded_create(day_dir / info.name, info)
+
+    def _guarded_create(self, path: Path, info: layout.SegmentInfo) -> SegmentFile:
+        try:
+            return SegmentFile.create(path, info)
+        except BaseException as exc:
+            self._failed = exc
+            raise
+
+    def _close_segment(self) -> None:
+        """Flush, fsync and close the open segment in the manifest (drop it when empty)."""
+        seg, m = self._seg, self._manifest
+        if seg is None or m is None:
+            return
+        self._sync_segment()  # a closed segment's sha256 must describe bytes on disk
+        self._seg = None
+        self._day_end = _PREPARE
+        if seg.records == 0:  # delete before unlisting: a listed missing file is recoverable
+            seg.discard()
+            m.segments.remove(seg.info)
+        else:
+            seg.close()
+        closed = [s for s in m.segments if s.closed]
+        m.records = sum(s.records for s in closed)
+        m.last_seq = closed[-1].last_seq if closed else None
+
+    def _roll_segment(self) -> None:
+        self._close_segment()
+        self._open_segment()
+        self._day_end = self._real_day_end()
+
+    def _close_day(self) -> None:
+        m = self._manifest
+        if m is None or (m.closed and self._seg is None):
+            return
+        self._close_segment()
+        m.closed = True
+        m.digest = layout.day_digest(m)
+        assert self._day_dir is not None
+        layout.write_manifest(self._day_dir, m)
+
+    def _note_run(self, event: Event) -> None:
+        assert isinstance(event, RunStarted) and self._manifest is not None
+        if event.run_id not in self._manifest.run_ids:
+            self._manifest.run_ids.append(event.run_id)
+
+    # ----------------------------------------------------------------------------- closing
+
+    def close(self) -> None:
+        """Fsync everything, close the segment and the day (digest), release the lock.
+
+        After a failure it only releases the lock: the next open recovers from the disk.
+        """
+        lock = self._lock
+        if lock is None:
+            return
+        try:
+            if self._failed is None:
+                self._close_day()
+        finally:
+            if self._seg is not None:
+                self._seg.abandon()
+                self._seg = None
+            self._lock = None
+            self._day_end = _PREPARE
+            lock.release()
+
+    def __enter__(self) -> JournalWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _make_root(path: Path) -> None:
+    try:
+        if not path.is_dir():
+            layout.make_dir(path)
+    except OSError as exc:
+        raise JournalUnreadable(f"cannot create journal root {path}: {exc}") from exc
