@@ -169,8 +169,6 @@ class Breaker:
         """Gates with an armed trip, in table order (diagnostics)."""
         return tuple(g for g in TRIPS if g in self._m.trips)
 
-    # ---- observations -------------------------------------------------------------------
-
     def observe_realized_pnl(self, total_micros: int, ts_ns: int, cause_seq: int) -> Transitions:
         """Cumulative realized P&L (all days); the breaker derives the UTC day's loss from it."""
         self._begin(ts_ns)
@@ -278,8 +276,6 @@ class Breaker:
         self._begin(now_ns)
         return self._settle(now_ns, cause_seq)
 
-    # ---- snapshot -----------------------------------------------------------------------
-
     def snapshot(self) -> dict[str, Any]:
         """The breaker's whole state as plain JSON-able data with sorted keys (no config)."""
         data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(self._m, order="sorted"))
@@ -299,8 +295,6 @@ class Breaker:
             raise ValueError("breaker snapshot: state disagrees with its armed trips")
         return breaker
 
-    # ---- internals ----------------------------------------------------------------------
-
     def _begin(self, ts_ns: int) -> None:
         m = self._m
         m.now_ns = max(m.now_ns, ts_ns)
@@ -318,13 +312,16 @@ class Breaker:
     def _check_daily_loss(self) -> None:
         m = self._m
         loss = m.pnl_base_micros - m.pnl_total_micros
-        self._level("daily_loss", self.config.max_daily_loss_micros, loss, _utc_day(m.day or 0))
+        day = _utc_day(m.now_ns // NS_PER_DAY)
+        self._level("daily_loss", self.config.max_daily_loss_micros, loss, day)
 
     def _check_heartbeat(self) -> None:
         m = self._m
         lapse = 0
         if m.resting_orders > 0 and m.resting_since_ns is not None:
-            ref = max(m.resting_since_ns, m.heartbeat_ok_ns or m.resting_since_ns)
+            ref = m.resting_since_ns
+            if m.heartbeat_ok_ns is not None:  # only time spent resting counts
+                ref = max(ref, m.heartbeat_ok_ns)
             lapse = m.now_ns - ref
         self._level("heartbeat_lost", self.config.heartbeat_timeout_ns, lapse)
 
