@@ -1,0 +1,3 @@
+from polyarb.cli import main
+
+main()

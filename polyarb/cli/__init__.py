@@ -1,0 +1,57 @@
+# The `polyarb` command. Rules: each command parses its arguments, calls one library function and
+# maps its errors to clear messages and exit codes; heavy imports (duckdb, numpy, the engine) happen
+# inside the commands so `polyarb --help` stays fast. No secret is ever printed.
+from __future__ import annotations
+
+import typer
+
+from polyarb import __version__
+from polyarb.cli.journal import journal_app
+
+app = typer.Typer(
+    name="polyarb",
+    help=(
+        "Event-sourced arbitrage engine for Polymarket's CLOB. Every input and every decision is "
+        "journaled under journal/YYYY-MM-DD/ and can be audited with SQL and replayed exactly."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(journal_app, name="journal")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"polyarb {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """polyarb: find and trade arbitrage on Polymarket, with a journal you can audit and replay."""
+
+
+@app.command()
+def demo(
+    journal_dir: str = typer.Option(
+        "journal", "--journal-dir", help="Journal root to write the demo run into."
+    ),
+    frames: int = typer.Option(20_000, help="How many synthetic market frames to journal."),
+) -> None:
+    """Journal a synthetic market feed, verify it, and query it with DuckDB.
+
+    A self-contained tour of the journal while the trading runtime (`polyarb run`) is being built.
+    """
+    from polyarb.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(journal_dir, frames))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
