@@ -27,7 +27,7 @@ import msgspec
 
 from polyarb.events import CodecError, RunStarted, decode_record
 from polyarb.events.codec import split_line
-from polyarb.journal import layout
+from polyarb.journal import layout, scan
 from polyarb.journal.checks import (
     PREV_UNKNOWN,
     check_closed_hashes,
@@ -36,7 +36,7 @@ from polyarb.journal.checks import (
     hash_file,
 )
 from polyarb.journal.errors import JournalCorrupt, Problem
-from polyarb.journal.scan import LineScanner, read_manifest_or_none, segment_files, ts_of_line
+from polyarb.journal.scan import LineScanner, read_manifest_or_none, segment_files
 
 _RUN_STARTED_TAG = b'"kind":"run_started"'
 
@@ -203,8 +203,11 @@ def _resume_segment(
     records = scanner.lines
     resume.next_seq = seg.first_seq + records
     resume.day_records += records
+    if last_line is None:  # nothing in the open segment yet: the day's previous segment
+        closed = [s for s in m.segments if s.closed]
+        last_line = scan.last_line(path.parent / closed[-1].name) if closed else None
     if last_line is not None:
-        resume.last_ts_ns = ts_of_line(last_line)
+        resume.last_ts_ns = scan.ts_of_line(last_line)
     hasher = scanner.hasher
     if scanner.tail:
         what = "zero-filled tail" if scanner.tail_zero else "torn tail"

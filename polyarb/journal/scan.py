@@ -85,6 +85,25 @@ class LineScanner:
         self.lines = line_no - 1
 
 
+def last_line(path: Path) -> bytes | None:
+    """The last complete line of a file (which must end with a newline), read from the end."""
+    with open(path, "rb") as f:
+        end = f.seek(0, os.SEEK_END)
+        window = 4096
+        while True:
+            start = max(0, end - window)
+            f.seek(start)
+            data = f.read(end - start)
+            if not data.endswith(b"\n"):
+                return None
+            cut = data.rfind(b"\n", 0, len(data) - 1)
+            if cut >= 0 or start == 0:
+                return data[cut + 1 :]
+            if window > MAX_LINE:
+                return None
+            window *= 4
+
+
 def segment_files(day_dir: Path) -> set[str]:
     """Names of the segment files in a day directory."""
     return {p.name for p in day_dir.iterdir() if layout.is_segment_name(p.name)}

@@ -190,9 +190,7 @@ class JournalWriter:
         if ts_recv_ns >= self._day_end:
             self._prepare(ts_recv_ns)
         seq = self._next_seq
-        line = encode_raw_frame(
-            seq, ts_recv_ns, conn, data, channel=channel, embeddable=embeddable
-        )
+        line = encode_raw_frame(seq, ts_recv_ns, conn, data, channel=channel, embeddable=embeddable)
         self._next_seq = seq + 1
         self._push(line)
         return seq
