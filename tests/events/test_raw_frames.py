@@ -41,7 +41,6 @@ TEXT_FRAMES = [
     "\t[]",
     "[1,]",
     "NaN",
-    "1e400",
     "héllo 💥 \u2028",
     '{"a":1},"crc":"00000000"}',
 ]
@@ -99,6 +98,15 @@ def test_encode_raw_frame_binary_base64_in_text(data: bytes) -> None:
     assert event.conn == "user-0"
 
 
+@pytest.mark.parametrize("frame", ["1e400", '{"x":-1e999}', '"\\ud800"'])
+def test_encode_raw_frame_json_edge_numbers_lossless(frame: str) -> None:
+    # JSON that some parsers refuse (an infinite number, a lone surrogate escape) is kept
+    # byte for byte, embedded or as text; the core's parser decides what it means.
+    event = _decode_frame(encode_raw_frame(1, 1, "market-0", frame))
+
+    assert (bytes(event.frame) == frame.encode()) if event.text is None else event.text == frame
+
+
 def test_encode_raw_frame_envelope_fields_decoded() -> None:
     line = encode_raw_frame(42, 1_766_793_600_123_456_789, 'we"ird\nconn', "PONG", channel="user")
 
@@ -140,6 +148,29 @@ def test_encode_raw_frame_deep_nesting_stays_readable() -> None:
     event = _decode_frame(encode_raw_frame(1, 1, "market-0", frame))
 
     assert event.text == frame
+
+
+def test_orjson_nesting_limit_is_what_the_codec_assumes() -> None:
+    # codec._shallow_json measures depth with orjson's own limit; pin it.
+    assert orjson.loads(b"[" * 1024 + b"]" * 1024) is not None
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(b"[" * 1025 + b"]" * 1025)
+
+
+@pytest.mark.parametrize(("depth", "embedded"), [(512, True), (513, False), (700, False)])
+def test_frame_is_embeddable_depth_boundary(depth: int, embedded: bool) -> None:
+    # Padding with many shallow objects defeats the cheap bracket count, forcing the depth check.
+    inner = depth - 1  # the outer list is one level
+    frame = b"[" + b'{"a":{}},' * 300 + b"[" * inner + b"]" * inner + b"]"
+
+    assert frame_is_embeddable(frame) is embedded
+
+
+def test_frame_is_embeddable_wide_shallow_frame() -> None:
+    levels = b",".join(b'{"price":"0.%03d","size":"100"}' % i for i in range(999))
+    frame = b'[{"event_type":"book","bids":[' + levels + b'],"asks":[' + levels + b"]}]"
+
+    assert frame_is_embeddable(frame)
 
 
 def test_frame_is_embeddable_examples() -> None:
