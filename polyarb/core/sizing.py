@@ -1,0 +1,242 @@
+# Sizing: how many shares of an arbitrage to take, walking every leg's depth at the SAME share
+# count (never equal dollars).
+#
+# Rules:
+# 1. Sizes live on the venue's grid: 0.01 share = STEP_MICROS. Prices are micros per share.
+# 2. Reported amounts are rounded per (leg, level) fill in our disfavour: a buy's notional rounds
+#    UP to the micro, a sell's proceeds round DOWN, each fee rounds UP to 0.00001.
+# 3. A size is accepted on a PESSIMISTIC edge: the exact edge minus ROUNDING_SLACK_MICROS for
+#    every (leg, level) it fills, and the exact capital plus 1 micro for every buy level. Every
+#    rounded amount is at least that bad, so the reported edge always clears the margin. The
+#    pessimistic criterion is concave in size (prices only worsen deeper in the book and fee
+#    schedules have rate < 1), which is what lets the walk below stop early and solve each
+#    stretch of constant prices in closed form, exactly, with integers.
+# 4. The chosen size is the largest grid size that passes, within the depth of every leg, the
+#    size caps and the capital cap. It must also reach the minimum size, and every leg's rounded
+#    notional the minimum notional; both only grow with size, so if the largest passing size
+#    misses them no smaller size can meet them.
+# 5. settle says what a complete set is worth per share: +1 (bought sets redeem or merge for $1),
+#    -1 (sold sets cost $1 each to split) or 0 (no set: a crossed book). Capital is what is paid
+#    for buy legs plus, for sold sets, the collateral locked in the split.
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import msgspec
+
+from polyarb.core.fees import FeeModel
+from polyarb.events.decisions import Leg
+from polyarb.events.inputs import Side
+
+MICROS = 1_000_000
+STEP_MICROS = 10_000
+"""The share grid: sizes are multiples of 0.01 share."""
+ROUNDING_SLACK_MICROS = 11
+"""Worst rounding of one (leg, level) fill: < 1 micro of notional plus < 10 of fee."""
+BPS = 10_000
+
+
+class LegSpec(msgspec.Struct, frozen=True):
+    """One leg to size: the levels it walks, best first, and the fee model that prices it."""
+
+    token_id: str
+    side: Side
+    levels: Sequence[tuple[int, int]]
+    fee: FeeModel
+    epoch: int
+
+
+class Limits(msgspec.Struct, frozen=True, kw_only=True):
+    """The bounds a size must respect. None means unbounded."""
+
+    margin_bps: int
+    min_size_micros: int = 0
+    max_size_micros: int | None = None
+    min_leg_notional_micros: int = 0
+    max_capital_micros: int | None = None
+
+
+class Sized(msgspec.Struct, frozen=True, kw_only=True):
+    """A sized opportunity: the legs at the chosen size and its rounded totals."""
+
+    size_micros: int
+    legs: tuple[Leg, ...]
+    cost_micros: int  # buy legs' notional; sell legs' proceeds when every leg sells
+    fees_micros: int
+    edge_micros: int
+    capital_micros: int
+
+
+def usable_levels(levels: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The walkable prefix of a side: stops at a price outside (0, 1), skips empty levels."""
+    out: list[tuple[int, int]] = []
+    for price, size in levels:
+        if not 0 < price < MICROS:
+            break
+        if size > 0:
+            out.append((price, size))
+    return out
+
+
+def size_opportunity(legs: Sequence[LegSpec], settle: int, limits: Limits) -> Sized | None:
+    """Choose the largest acceptable size for legs taken at one share count.
+
+    Args:
+        legs: every leg, each with its book side best-first (asks for BUY, bids for SELL).
+        settle: +1, -1 or 0: collateral per share of complete set (see module rules).
+        limits: margin, minimum and maximum size, minimum leg notional, capital cap.
+
+    Returns:
+        The sized opportunity, or None when no size on the grid passes every rule.
+    """
+    walks = [usable_levels(leg.levels) for leg in legs]
+    size = largest_size(legs, walks, settle, limits)
+    if size <= 0 or size < -(-limits.min_size_micros // STEP_MICROS) * STEP_MICROS:
+        return None
+    sized = evaluate(legs, walks, settle, size)
+    if any(leg.notional_micros < limits.min_leg_notional_micros for leg in sized.legs):
+        return None
+    _check(sized, limits)
+    return sized
+
+
+def largest_size(
+    legs: Sequence[LegSpec], walks: Sequence[Sequence[tuple[int, int]]], settle: int,
+    limits: Limits,
+) -> int:
+    """Largest grid size passing the pessimistic criterion within depth and caps (0: none).
+
+    Walks stretches of constant prices ("segments"). Amounts are exact integers scaled by
+    `scale` (a multiple of every fee denominator), so nothing is rounded until reporting.
+    """
+    scale = math.lcm(MICROS, *(leg.fee.denominator for leg in legs))
+    upper = _upper(limits)
+    cap_limit = None if limits.max_capital_micros is None else limits.max_capital_micros * scale
+    idx = [0] * len(legs)
+    used = [0] * len(legs)
+    n_buy = sum(1 for leg in legs if leg.side == "BUY")
+    done_e = done_c = 0  # levels fully consumed: all legs / buy legs
+    pos = edge = cap = best = 0
+    while pos < upper:
+        if any(i >= len(w) for i, w in zip(idx, walks, strict=True)):
+            break  # some leg's depth is exhausted
+        seg = min(upper - pos, *(w[i][1] - u for w, i, u in zip(walks, idx, used, strict=True)))
+        se, sc = _slopes(legs, walks, idx, settle, scale)
+        slack_e = (done_e + len(legs)) * ROUNDING_SLACK_MICROS * scale
+        slack_c = (done_c + n_buy) * scale
+        e0, c0 = edge - slack_e, cap + slack_c
+        # Constraints on d in [1, seg]: e0 + se*d >= 1, BPS*(e0+se*d) - bps*(c0+sc*d) >= 0,
+        # cap_limit - (c0 + sc*d) >= 0; each is linear, so the set is an interval.
+        g0, gs = BPS * e0 - limits.margin_bps * c0, BPS * se - limits.margin_bps * sc
+        lo, hi = _solve(e0 - 1, se, 1, seg)
+        lo, hi = _solve(g0, gs, lo, hi)
+        if cap_limit is not None:
+            lo, hi = _solve(cap_limit - c0, -sc, lo, hi)
+        top = (pos + hi) // STEP_MICROS * STEP_MICROS
+        if lo <= hi and top >= pos + lo:
+            best = top
+        pos, edge, cap = pos + seg, edge + se * seg, cap + sc * seg
+        # Slopes only fall and slack only grows from here: a failed, non-rising
+        # constraint stays failed (rule 3).
+        if (se <= 0 and e0 + se * seg < 1) or (gs <= 0 and g0 + gs * seg < 0):
+            break
+        if cap_limit is not None and c0 + sc * seg > cap_limit:
+            break
+        for k, leg in enumerate(legs):
+            used[k] += seg
+            if used[k] == walks[k][idx[k]][1]:
+                idx[k], used[k] = idx[k] + 1, 0
+                done_e += 1
+                done_c += leg.side == "BUY"
+    return best
+
+
+def _upper(limits: Limits) -> int:
+    upper = 1 << 62 if limits.max_size_micros is None else max(0, limits.max_size_micros)
+    return upper // STEP_MICROS * STEP_MICROS
+
+
+def _slopes(
+    legs: Sequence[LegSpec], walks: Sequence[Sequence[tuple[int, int]]], idx: Sequence[int],
+    settle: int, scale: int,
+) -> tuple[int, int]:
+    """Edge and capital per micro-share at the current levels, times scale."""
+    pscale = scale // MICROS
+    se = settle * scale
+    sc = scale if settle < 0 else 0
+    for k, leg in enumerate(legs):
+        price = walks[k][idx[k]][0]
+        fee = leg.fee.fee_per_share_numerator(price) * (scale // leg.fee.denominator)
+        if leg.side == "BUY":
+            se -= price * pscale + fee
+            sc += price * pscale
+        else:
+            se += price * pscale - fee
+    return se, sc
+
+
+def _solve(a: int, b: int, lo: int, hi: int) -> tuple[int, int]:
+    """Narrow [lo, hi] to the integers d with a + b*d >= 0."""
+    if b > 0:
+        lo = max(lo, -(a // b))  # d >= ceil(-a / b)
+    elif b < 0:
+        hi = min(hi, a // -b)  # d <= floor(a / -b)
+    elif a < 0:
+        hi = lo - 1
+    return lo, hi
+
+
+def evaluate(
+    legs: Sequence[LegSpec], walks: Sequence[Sequence[tuple[int, int]]], settle: int, size: int
+) -> Sized:
+    """Rounded amounts of taking `size` micro-shares on every leg (size within every depth)."""
+    out: list[Leg] = []
+    buy_total = sell_total = fees = 0
+    any_buy = False
+    for leg, walk in zip(legs, walks, strict=True):
+        res = _walk_leg(leg, walk, size)
+        out.append(res)
+        fees += res.fee_micros
+        if leg.side == "BUY":
+            any_buy = True
+            buy_total += res.notional_micros
+        else:
+            sell_total += res.notional_micros
+    edge = settle * size + sell_total - buy_total - fees
+    capital = buy_total + (size if settle < 0 else 0)
+    return Sized(
+        size_micros=size, legs=tuple(out), cost_micros=buy_total if any_buy else sell_total,
+        fees_micros=fees, edge_micros=edge, capital_micros=capital,
+    )
+
+
+def _walk_leg(leg: LegSpec, walk: Sequence[tuple[int, int]], size: int) -> Leg:
+    left = size
+    notional = fee = worst = 0
+    for price, avail in walk:
+        if left <= 0:
+            break
+        take = min(left, avail)
+        left -= take
+        worst = price
+        fee += leg.fee.fee_micros(take, price)
+        # Costs round up, proceeds round down (rule 2).
+        notional += -(-price * take // MICROS) if leg.side == "BUY" else price * take // MICROS
+    if left > 0:
+        raise ValueError(f"size {size} exceeds the depth of {leg.token_id}")
+    return Leg(
+        token_id=leg.token_id, side=leg.side, limit_price_micros=worst, size_micros=size,
+        notional_micros=notional, fee_micros=fee, epoch=leg.epoch,
+    )
+
+
+def _check(sized: Sized, limits: Limits) -> None:
+    # Rule 3 guarantees these; a failure is a bug in the walk, so refuse loudly.
+    ok = sized.edge_micros > 0 and (
+        BPS * sized.edge_micros >= limits.margin_bps * sized.capital_micros
+    )
+    if limits.max_capital_micros is not None:
+        ok = ok and sized.capital_micros <= limits.max_capital_micros
+    if not ok:
+        raise ArithmeticError(f"sizing invariant broken: {sized}")
