@@ -1,0 +1,135 @@
+# Records of the order state machine: what we sent, what the venue said, trades and fills.
+#
+# Rules: plain mutable msgspec Structs (snapshot = msgspec.to_builtins) and pure helpers; the
+# transitions live in polyarb/core/orders.py, whose header states the state-machine rules.
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from polyarb.events.decisions import OrderType
+from polyarb.events.inputs import (
+    OrderAccepted,
+    OrderUpdated,
+    SettlementStatus,
+    Side,
+    TradeUpdated,
+)
+
+OrderStatus = Literal["sent", "unknown", "accepted", "rejected"]
+OrderState = Literal[
+    "sent", "unknown", "accepted", "partially_filled", "filled", "cancelled", "rejected"
+]
+Role = Literal["leg", "retry", "exit"]
+TradeEffect = Literal["fill", "void"]
+RANK: dict[str, int] = {"MATCHED": 0, "MINED": 1, "RETRYING": 1, "CONFIRMED": 2}
+
+
+class OrderRecord(msgspec.Struct, kw_only=True):
+    """One order we sent, and what the venue told us about it."""
+
+    seq: int  # creation order: the tie-breaker for venue-id matching
+    client_order_id: str
+    opp_id: str
+    role: Role  # leg of the opportunity, retry of a leg, or exit (unwind) of a leg
+    leg: int  # index into the opportunity's legs
+    token_id: str
+    side: Side
+    price_micros: int
+    size_micros: int
+    order_type: OrderType
+    created_ns: int
+    status: OrderStatus = "sent"
+    venue_order_id: str = ""
+    reason: str = ""
+    expected_fill_micros: int | None = None  # FOK/FAK: what the venue matched
+    venue_matched_micros: int = 0
+    cancel_seen: bool = False
+    acked: bool = False  # an OrderAccepted arrived (not just a mapping inferred from events)
+    done_reported: bool = False
+
+
+class TradeRecord(msgspec.Struct, kw_only=True):
+    """One trade (fill) on one of our orders, with its settlement status."""
+
+    trade_id: str
+    venue_order_id: str
+    token_id: str
+    side: Side
+    price_micros: int
+    size_micros: int
+    fee_micros: int
+    ts_ns: int
+    status: SettlementStatus
+    seen: list[str]  # every status word seen, sorted
+    voided: bool = False  # FAILED after a fill: reversed
+    booked: bool = False  # created a fill (False: first seen as FAILED)
+
+
+class VenueFill(msgspec.Struct, kw_only=True):
+    """Non-voided fills on one venue order id: shares and exact cost (price*size, 1e-12 $)."""
+
+    size_micros: int = 0
+    cost_pico: int = 0
+
+
+class OrdersState(msgspec.Struct, kw_only=True):
+    next_order_no: int = 1
+    next_batch_no: int = 1
+    orders: dict[str, OrderRecord] = msgspec.field(default_factory=dict)
+    open: dict[str, int] = msgspec.field(default_factory=dict)  # not done: client id -> seq
+    venue_ids: dict[str, str] = msgspec.field(default_factory=dict)  # venue id -> client id
+    fills: dict[str, VenueFill] = msgspec.field(default_factory=dict)  # by venue id
+    trades: dict[str, TradeRecord] = msgspec.field(default_factory=dict)
+    orphan_updates: dict[str, OrderUpdated] = msgspec.field(default_factory=dict)
+    counters: dict[str, int] = msgspec.field(default_factory=dict)
+    rejections_ns: list[int] = msgspec.field(default_factory=list)
+
+
+def invalid_trade(ev: TradeUpdated) -> str:
+    """Why a trade event cannot be booked, or "" when it is fine."""
+    if ev.size_micros <= 0:
+        return "trade size must be > 0"
+    if not 0 < ev.price_micros <= 1_000_000:
+        return "trade price must be in (0, 1]"
+    if ev.fee_micros < 0 or (ev.side == "BUY" and ev.fee_micros > ev.size_micros):
+        return "trade fee out of range"
+    return ""
+
+
+def order_done(rec: OrderRecord, filled: int, dust: int) -> bool:
+    """True when an order can fill no further (orders.py rule 2). Once done, always done."""
+    if rec.status == "rejected" or rec.done_reported:
+        return True
+    if filled >= rec.size_micros - dust:
+        return True
+    if rec.status != "accepted":
+        return False
+    if rec.cancel_seen and filled >= rec.venue_matched_micros - dust:
+        return True
+    expected = rec.expected_fill_micros
+    return rec.order_type in ("FOK", "FAK") and expected is not None and filled >= expected - dust
+
+
+def order_state(rec: OrderRecord, filled: int, dust: int) -> OrderState:
+    """An order's state derived from its sizes (orders.py rule 2)."""
+    if filled >= rec.size_micros - dust:
+        return "filled"
+    if rec.status == "rejected":
+        return "rejected"
+    if order_done(rec, filled, dust):
+        return "cancelled"
+    return "partially_filled" if filled > dust else rec.status
+
+
+def expected_fill(rec: OrderRecord, ev: OrderAccepted) -> int | None:
+    """What a FOK/FAK order matched per the placement response; the rest is killed.
+
+    The response's amounts are shares on the taking side of a BUY and the making side of a
+    SELL. Without both amounts, a FOK is all-or-nothing (its size) and a FAK stays unknown.
+    """
+    shares = ev.taking_amount_micros if rec.side == "BUY" else ev.making_amount_micros
+    if ev.making_amount_micros and ev.taking_amount_micros and shares:
+        return max(rec.expected_fill_micros or 0, min(shares, rec.size_micros))
+    return rec.size_micros if rec.order_type == "FOK" else rec.expected_fill_micros

@@ -1,0 +1,460 @@
+# Orders: deterministic client ids, batches, and the per-order state machine driven by venue events.
+#
+# Rules:
+# 1. Client ids come from state: f"{prefix}-o{n}" and batch ids f"{prefix}-b{n}", counters bumped
+#    here, so a replay regenerates the same ids.
+# 2. An order's state is DERIVED from sizes, not from the venue's status word:
+#      filled            filled >= original - dust
+#      rejected          the venue said no (or reconciliation found no such order)
+#      cancelled         it can fill no further: a cancellation was seen and trades caught up
+#                        with the venue's size_matched, or (FOK/FAK) trades reached the size the
+#                        venue matched, the remainder being killed
+#      partially_filled  filled > dust and still able to fill
+#      sent / unknown / accepted  otherwise (no response yet / outcome unknown / live)
+#    "filled" is the sum of non-voided trades (TradeUpdated) on the order's venue id.
+# 3. Trades are deduplicated by (trade_id, status). The first non-FAILED status of a trade id
+#    creates the fill, whatever its word (a lost MATCHED must not lose the fill); MINED/CONFIRMED
+#    advance settlement; RETRYING is noted; FAILED voids the fill (once). Anything after FAILED
+#    or CONFIRMED (both terminal), a lower status after a higher one, a repeated event, an
+#    unknown client id: counted, ignored.
+# 4. A venue id we never mapped (the user channel can beat the REST response, and an unknown
+#    outcome has no venue id) is matched to the OLDEST open sent/unknown order with the same token
+#    and side and a compatible price (trade price within the limit; an order update's price and
+#    size equal). A later OrderAccepted with a different id wins and the guess is undone.
+#    Trades on ids that match nothing still count for positions and wait here for a mapping.
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from polyarb.core.exec_common import (
+    ExecResult,
+    ExecutionConfig,
+    MarketContext,
+    UnwindPolicy,
+    canonical,
+)
+from polyarb.core.order_records import (
+    RANK,
+    OrderRecord,
+    OrdersState,
+    OrderState,
+    Role,
+    TradeEffect,
+    TradeRecord,
+    VenueFill,
+    expected_fill,
+    invalid_trade,
+    order_done,
+    order_state,
+)
+from polyarb.events.decisions import OpportunityDetected, OrderIntent, OrderType, PlaceOrders
+from polyarb.events.inputs import (
+    CancelFailed,
+    OrderAccepted,
+    OrderCancelled,
+    OrderOutcomeUnknown,
+    OrderRejected,
+    OrderUpdated,
+    Side,
+    TradeUpdated,
+)
+
+__all__ = ["ExecutionConfig", "OrderRecord", "Orders", "TradeRecord", "UnwindPolicy"]
+
+class Orders:
+    """Every order and trade of the run. Mutable; `snapshot()`/`restore()` for the state hash."""
+
+    def __init__(self, prefix: str, dust_micros: int, rejection_history: int = 1000) -> None:
+        self.prefix = prefix
+        self.dust = dust_micros
+        self.rejection_history = rejection_history
+        self._s = OrdersState()
+
+    # ---- ids and placement ------------------------------------------------------------
+
+    def new_client_id(self) -> str:
+        """Allocate the next deterministic client order id."""
+        n = self._s.next_order_no
+        self._s.next_order_no = n + 1
+        return f"{self.prefix}-o{n}"
+
+    def new_batch_id(self) -> str:
+        """Allocate the next deterministic batch id."""
+        n = self._s.next_batch_no
+        self._s.next_batch_no = n + 1
+        return f"{self.prefix}-b{n}"
+
+    def intents_for(
+        self, opp: OpportunityDetected, order_type: OrderType, ctx: MarketContext
+    ) -> list[OrderIntent]:
+        """One order per leg of an accepted opportunity, with fresh client ids, registered.
+
+        Args:
+            opp: the opportunity; legs keep their order.
+            order_type: FOK or FAK per the execution config.
+            ctx: tick size and neg-risk flag per token.
+        """
+        intents = []
+        for i, leg in enumerate(opp.legs):
+            intent = self.intent(leg.token_id, leg.side, leg.limit_price_micros,
+                                 leg.size_micros, order_type, ctx)
+            self.add(intent, opp.opp_id, "leg", i, opp.ts_recv_ns)
+            intents.append(intent)
+        return intents
+
+    def intent(self, token_id: str, side: Side, price: int, size: int, order_type: OrderType,
+               ctx: MarketContext) -> OrderIntent:
+        """Build an OrderIntent with a fresh client id (not yet registered)."""
+        return OrderIntent(
+            client_order_id=self.new_client_id(), token_id=token_id, side=side,
+            price_micros=price, size_micros=size, order_type=order_type,
+            tick_size_micros=ctx.tick_size_micros(token_id), neg_risk=ctx.neg_risk(token_id),
+        )
+
+    def batches(self, opp: OpportunityDetected, intents: list[OrderIntent], max_batch: int
+                ) -> list[PlaceOrders]:
+        """Split intents into PlaceOrders of at most max_batch orders, in leg order."""
+        return [
+            PlaceOrders(ts_recv_ns=opp.ts_recv_ns, cause_seq=opp.cause_seq,
+                        batch_id=self.new_batch_id(), opp_id=opp.opp_id,
+                        orders=tuple(intents[i:i + max_batch]))
+            for i in range(0, len(intents), max_batch)
+        ]
+
+    def add(self, intent: OrderIntent, opp_id: str, role: Role, leg: int, ts_ns: int) -> None:
+        """Register an order we are about to send (state: sent)."""
+        cid = intent.client_order_id
+        if cid in self._s.orders:
+            raise ValueError(f"client order id {cid} registered twice")
+        seq = len(self._s.orders) + 1
+        self._s.orders[cid] = OrderRecord(
+            seq=seq, client_order_id=cid, opp_id=opp_id, role=role, leg=leg,
+            token_id=intent.token_id, side=intent.side, price_micros=intent.price_micros,
+            size_micros=intent.size_micros, order_type=intent.order_type, created_ns=ts_ns)
+        self._s.open[cid] = seq
+
+    # ---- queries ----------------------------------------------------------------------
+
+    def get(self, client_order_id: str) -> OrderRecord | None:
+        """The order with this client id, or None."""
+        return self._s.orders.get(client_order_id)
+
+    def filled(self, rec: OrderRecord) -> int:
+        """Shares filled on an order (non-voided trades)."""
+        fill = self._s.fills.get(rec.venue_order_id) if rec.venue_order_id else None
+        return 0 if fill is None else fill.size_micros
+
+    def fill_cost_pico(self, rec: OrderRecord) -> int:
+        """Exact cost of an order's non-voided fills: sum of price_micros * size_micros."""
+        fill = self._s.fills.get(rec.venue_order_id) if rec.venue_order_id else None
+        return 0 if fill is None else fill.cost_pico
+
+    def is_done(self, rec: OrderRecord) -> bool:
+        """True when the order can fill no further (rule 2). Once done, always done."""
+        return order_done(rec, self.filled(rec), self.dust)
+
+    def state_of(self, rec: OrderRecord) -> OrderState:
+        """The order's derived state (rule 2)."""
+        return order_state(rec, self.filled(rec), self.dust)
+
+    def open_orders(self) -> list[OrderRecord]:
+        """Orders that can still fill, oldest first."""
+        return [self._s.orders[c] for c, _ in sorted(self._s.open.items(), key=lambda kv: kv[1])]
+
+    def unknown_outstanding(self) -> int:
+        """Orders whose outcome is unknown (awaiting a late event or reconciliation)."""
+        return sum(1 for c in self._s.open if self._s.orders[c].status == "unknown")
+
+    def resting_orders(self) -> int:
+        """Accepted orders that can still fill (the venue holds them)."""
+        return sum(1 for c in self._s.open if self._s.orders[c].status == "accepted")
+
+    def rejection_times(self) -> list[int]:
+        """Event times (ns) of the most recent rejections, oldest first."""
+        return list(self._s.rejections_ns)
+
+    def rejections_since(self, ts_ns: int) -> int:
+        """Number of rejections at or after ts_ns (event time)."""
+        return sum(1 for t in self._s.rejections_ns if t >= ts_ns)
+
+    def counters(self) -> dict[str, int]:
+        """Anomaly counters (duplicates, unknown ids, out-of-order events...), sorted."""
+        return dict(sorted(self._s.counters.items()))
+
+    def trade(self, trade_id: str) -> TradeRecord | None:
+        """The trade with this id, or None."""
+        return self._s.trades.get(trade_id)
+
+    def trades(self) -> list[TradeRecord]:
+        """Every trade seen (voided ones included), by trade id."""
+        return [self._s.trades[t] for t in sorted(self._s.trades)]
+
+    # ---- order events -----------------------------------------------------------------
+
+    def on_accepted(self, ev: OrderAccepted) -> list[ExecResult]:
+        """The venue accepted an order: map its venue id, note the FOK/FAK matched size."""
+        rec = self._by_client(ev.client_order_id, "accepted_unknown_client")
+        if rec is None:
+            return self._ignored(ev.ts_recv_ns, "unknown client order id", ev.client_order_id)
+        if not ev.venue_order_id:
+            return self._ignored(ev.ts_recv_ns, "accepted without venue order id", rec,
+                                 "invalid_accepted")
+        if rec.status == "rejected":
+            return self._ignored(ev.ts_recv_ns, "accepted after rejected", rec, "contradictory")
+        duplicate = rec.acked and rec.venue_order_id == ev.venue_order_id
+        rec.acked = True
+        if rec.venue_order_id and rec.venue_order_id != ev.venue_order_id:
+            self._unmap(rec)
+        out = self._map(rec, ev.venue_order_id, ev.ts_recv_ns, "accepted")
+        rec.expected_fill_micros = expected_fill(rec, ev)
+        if duplicate:
+            self._count("duplicate_accepted")
+        return out + self._refresh(rec, ev.ts_recv_ns)
+
+    def on_rejected(self, ev: OrderRejected) -> list[ExecResult]:
+        """The venue refused an order. Counted for the breaker by event time."""
+        rec = self._by_client(ev.client_order_id, "rejected_unknown_client")
+        if rec is None:
+            return self._ignored(ev.ts_recv_ns, "unknown client order id", ev.client_order_id)
+        if rec.status not in ("sent", "unknown"):
+            return self._ignored(ev.ts_recv_ns, f"rejected after {rec.status}", rec,
+                                 "duplicate_rejected" if rec.status == "rejected" else "late")
+        rec.status, rec.reason = "rejected", ev.reason
+        history = [*self._s.rejections_ns, ev.ts_recv_ns]
+        self._s.rejections_ns = history[-self.rejection_history:]
+        out = [self._result("rejection", ev.ts_recv_ns, rec, detail=ev.reason)]
+        return out + self._refresh(rec, ev.ts_recv_ns)
+
+    def on_outcome_unknown(self, ev: OrderOutcomeUnknown) -> list[ExecResult]:
+        """The order may or may not exist; it stays open until something resolves it."""
+        rec = self._by_client(ev.client_order_id, "unknown_unknown_client")
+        if rec is None:
+            return self._ignored(ev.ts_recv_ns, "unknown client order id", ev.client_order_id)
+        if rec.status != "sent":
+            return self._ignored(ev.ts_recv_ns, f"outcome unknown after {rec.status}", rec)
+        rec.status, rec.reason = "unknown", ev.reason
+        return [self._result("outcome_unknown", ev.ts_recv_ns, rec, detail=ev.reason)]
+
+    def mark_absent(self, client_order_id: str, ts_ns: int, reason: str) -> list[ExecResult]:
+        """Reconciliation found no trace of a sent/unknown order: it never existed.
+
+        Not counted as a venue rejection.
+        """
+        rec = self._s.orders.get(client_order_id)
+        if rec is None or rec.status not in ("sent", "unknown") or rec.venue_order_id:
+            return self._ignored(ts_ns, "absent: not a sent/unknown order", client_order_id)
+        rec.status, rec.reason = "rejected", reason
+        return self._refresh(rec, ts_ns)
+
+    def on_cancelled(self, ev: OrderCancelled) -> list[ExecResult]:
+        """The venue cancelled an order (ours or its own doing)."""
+        rec = self._s.orders.get(ev.client_order_id or "") or self._by_venue(ev.venue_order_id)
+        if rec is None:
+            return self._ignored(ev.ts_recv_ns, "cancel for unknown order", ev.venue_order_id)
+        out = []
+        if (not rec.venue_order_id and ev.venue_order_id
+                and ev.venue_order_id not in self._s.venue_ids):
+            out = self._map(rec, ev.venue_order_id, ev.ts_recv_ns, "accepted from cancel")
+        elif rec.status in ("sent", "unknown"):
+            rec.status = "accepted"  # a cancellation proves the order existed
+        if rec.cancel_seen:
+            self._count("duplicate_cancelled")
+        rec.cancel_seen = True
+        return out + self._refresh(rec, ev.ts_recv_ns)
+
+    def on_cancel_failed(self, ev: CancelFailed) -> list[ExecResult]:
+        """A cancel we asked for failed (often: already filled or gone). Nothing changes."""
+        rec = self._by_venue(ev.venue_order_id)
+        if rec is None:
+            return self._ignored(ev.ts_recv_ns, "cancel failed for unknown order",
+                                 ev.venue_order_id)
+        return [self._result("cancel_failed", ev.ts_recv_ns, rec, detail=ev.reason)]
+
+    def on_updated(self, ev: OrderUpdated) -> list[ExecResult]:
+        """A venue order update (user channel or REST sweep row)."""
+        rec = self._by_venue(ev.venue_order_id)
+        out: list[ExecResult] = []
+        if rec is None:
+            rec = self._guess(ev.token_id, ev.side, lambda r: (
+                r.price_micros == ev.price_micros and r.size_micros == ev.original_size_micros))
+            if rec is None:
+                return self._park_update(ev)
+            out = self._map(rec, ev.venue_order_id, ev.ts_recv_ns, "accepted from order update")
+        return out + self._apply_update(rec, ev)
+
+    def _apply_update(self, rec: OrderRecord, ev: OrderUpdated) -> list[ExecResult]:
+        if rec.status == "rejected" or (rec.done_reported and rec.cancel_seen):
+            self._count("update_after_terminal")
+        rec.venue_matched_micros = max(rec.venue_matched_micros, ev.size_matched_micros)
+        if rec.order_type in ("FOK", "FAK") and ev.size_matched_micros > 0:
+            rec.expected_fill_micros = max(rec.expected_fill_micros or 0, ev.size_matched_micros)
+        if ev.update_type == "CANCELLATION":
+            rec.cancel_seen = True
+        return self._refresh(rec, ev.ts_recv_ns)
+
+    def _park_update(self, ev: OrderUpdated) -> list[ExecResult]:
+        held = self._s.orphan_updates.get(ev.venue_order_id)
+        if held is None or ev.size_matched_micros >= held.size_matched_micros:
+            self._s.orphan_updates[ev.venue_order_id] = ev
+        return self._ignored(ev.ts_recv_ns, "update for unknown venue order id",
+                             ev.venue_order_id, "unmatched_update")
+
+    # ---- trades -----------------------------------------------------------------------
+
+    def on_trade(self, ev: TradeUpdated) -> tuple[list[ExecResult], TradeEffect | None]:
+        """Record a trade event; say whether positions must book or void its fill.
+
+        Returns:
+            Results, and "fill" (book the trade), "void" (reverse it) or None.
+        """
+        problem = invalid_trade(ev)
+        if problem:
+            return self._ignored(ev.ts_recv_ns, problem, ev.trade_id, "invalid_trade"), None
+        rec = self._s.trades.get(ev.trade_id)
+        if rec is None:
+            return self._new_trade(ev)
+        if ev.status in rec.seen:
+            return self._ignored(ev.ts_recv_ns, f"duplicate {ev.status}", ev.trade_id,
+                                 "duplicate_trade"), None
+        rec.seen = sorted([*rec.seen, ev.status])
+        if rec.voided or not rec.booked:
+            return self._ignored(ev.ts_recv_ns, f"{ev.status} after FAILED", ev.trade_id,
+                                 "after_failed"), None
+        if rec.status == "CONFIRMED":  # documented terminal: nothing undoes it
+            return self._ignored(ev.ts_recv_ns, f"{ev.status} after CONFIRMED", ev.trade_id,
+                                 "after_confirmed"), None
+        if ev.status == "FAILED":
+            return self._void(rec, ev.ts_recv_ns), "void"
+        if RANK[ev.status] < RANK[rec.status]:
+            return self._ignored(ev.ts_recv_ns, f"{ev.status} after {rec.status}", ev.trade_id,
+                                 "out_of_order_trade"), None
+        rec.status = ev.status
+        return [self._trade_result("settlement", ev.ts_recv_ns, rec, ev.status)], None
+
+    def _new_trade(self, ev: TradeUpdated) -> tuple[list[ExecResult], TradeEffect | None]:
+        booked = ev.status != "FAILED"
+        rec = TradeRecord(
+            trade_id=ev.trade_id, venue_order_id=ev.venue_order_id, token_id=ev.token_id,
+            side=ev.side, price_micros=ev.price_micros, size_micros=ev.size_micros,
+            fee_micros=ev.fee_micros, ts_ns=ev.ts_recv_ns, status=ev.status, seen=[ev.status],
+            voided=not booked, booked=booked)
+        self._s.trades[ev.trade_id] = rec
+        if not booked:
+            out = [self._trade_result("settlement", ev.ts_recv_ns, rec, "FAILED before fill")]
+            return out, None
+        out = self._attach(ev)
+        fill = self._s.fills.setdefault(ev.venue_order_id, VenueFill())
+        fill.size_micros += ev.size_micros
+        fill.cost_pico += ev.price_micros * ev.size_micros
+        out.append(self._trade_result("fill", ev.ts_recv_ns, rec, ev.status))
+        order = self._by_venue(ev.venue_order_id)
+        return out + ([] if order is None else self._refresh(order, ev.ts_recv_ns)), "fill"
+
+    def _attach(self, ev: TradeUpdated) -> list[ExecResult]:
+        if ev.venue_order_id in self._s.venue_ids:
+            return []
+        rec = None if not ev.venue_order_id else self._guess(ev.token_id, ev.side, lambda r: (
+            ev.size_micros <= r.size_micros + self.dust
+            and (ev.price_micros <= r.price_micros if r.side == "BUY"
+                 else ev.price_micros >= r.price_micros)))
+        if rec is None:
+            self._count("unmatched_trade")
+            return []
+        return self._map(rec, ev.venue_order_id, ev.ts_recv_ns, "accepted from trade")
+
+    def _void(self, rec: TradeRecord, ts_ns: int) -> list[ExecResult]:
+        rec.voided, rec.status = True, "FAILED"
+        fill = self._s.fills[rec.venue_order_id]
+        fill.size_micros -= rec.size_micros
+        fill.cost_pico -= rec.price_micros * rec.size_micros
+        # A done order stays done: a failed settlement does not revive the venue order.
+        return [self._trade_result("fill_voided", ts_ns, rec, "FAILED")]
+
+    # ---- snapshot -----------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as canonical JSON-able data (sorted keys)."""
+        data: dict[str, Any] = canonical(msgspec.to_builtins(self._s))
+        return data
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Replace the state with snapshot() output.
+
+        Raises:
+            msgspec.ValidationError: data is not an orders snapshot.
+        """
+        self._s = msgspec.convert(data, OrdersState)
+
+    # ---- internals ----------------------------------------------------------------------
+
+    def _by_client(self, cid: str, counter: str) -> OrderRecord | None:
+        rec = self._s.orders.get(cid)
+        if rec is None:
+            self._count(counter)
+        return rec
+
+    def _by_venue(self, venue_order_id: str) -> OrderRecord | None:
+        cid = self._s.venue_ids.get(venue_order_id)
+        return None if cid is None else self._s.orders[cid]
+
+    def _guess(self, token_id: str, side: Side, fits: Any) -> OrderRecord | None:
+        for rec in self.open_orders():
+            if (rec.status in ("sent", "unknown") and not rec.venue_order_id
+                    and rec.token_id == token_id and rec.side == side and fits(rec)):
+                self._count("venue_id_guessed")
+                return rec
+        return None
+
+    def _map(self, rec: OrderRecord, venue_id: str, ts_ns: int, detail: str) -> list[ExecResult]:
+        owner = self._s.venue_ids.get(venue_id)
+        if owner is not None and owner != rec.client_order_id:
+            self._count("venue_id_conflict")
+            return []
+        was = rec.status
+        rec.venue_order_id = venue_id
+        self._s.venue_ids[venue_id] = rec.client_order_id
+        rec.status = "accepted"
+        out = [] if was == "accepted" else [self._result("accepted", ts_ns, rec, detail=detail)]
+        parked = self._s.orphan_updates.pop(venue_id, None)
+        return out + ([] if parked is None else self._apply_update(rec, parked))
+
+    def _unmap(self, rec: OrderRecord) -> None:
+        self._count("venue_id_remapped")
+        self._s.venue_ids.pop(rec.venue_order_id, None)
+        rec.venue_order_id = ""
+
+    def _refresh(self, rec: OrderRecord, ts_ns: int) -> list[ExecResult]:
+        if rec.done_reported or not self.is_done(rec):
+            return []
+        rec.done_reported = True
+        self._s.open.pop(rec.client_order_id, None)
+        return [self._result("order_done", ts_ns, rec, detail=self.state_of(rec),
+                             size=self.filled(rec))]
+
+    def _count(self, name: str) -> None:
+        self._s.counters[name] = self._s.counters.get(name, 0) + 1
+
+    def _ignored(self, ts_ns: int, detail: str, subject: OrderRecord | str,
+                 counter: str = "ignored") -> list[ExecResult]:
+        self._count(counter)
+        if isinstance(subject, OrderRecord):
+            return [self._result("ignored", ts_ns, subject, detail=detail)]
+        return [ExecResult(kind="ignored", ts_ns=ts_ns, detail=f"{detail}: {subject}")]
+
+    @staticmethod
+    def _result(kind: Any, ts_ns: int, rec: OrderRecord, detail: str = "", size: int = 0
+                ) -> ExecResult:
+        return ExecResult(kind=kind, ts_ns=ts_ns, client_order_id=rec.client_order_id,
+                          opp_id=rec.opp_id, token_id=rec.token_id, size_micros=size,
+                          detail=detail)
+
+    def _trade_result(self, kind: Any, ts_ns: int, rec: TradeRecord, detail: str) -> ExecResult:
+        order = self._by_venue(rec.venue_order_id)
+        return ExecResult(
+            kind=kind, ts_ns=ts_ns, trade_id=rec.trade_id, token_id=rec.token_id,
+            size_micros=rec.size_micros, detail=detail,
+            client_order_id="" if order is None else order.client_order_id,
+            opp_id="" if order is None else order.opp_id)
+
