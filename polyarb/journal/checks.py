@@ -13,8 +13,11 @@ import hashlib
 import os
 from pathlib import Path
 
+from polyarb.events import CodecError
+from polyarb.events.codec import split_line
 from polyarb.journal import layout
 from polyarb.journal.errors import Problem
+from polyarb.journal.scan import LineScanner
 
 PREV_UNKNOWN = layout.Manifest(day="unknown")
 """Pass as `prev` when the previous day is not being checked (verify of one day directory)."""
@@ -144,13 +147,31 @@ def check_closed_hashes(day_dir: Path, m: layout.Manifest) -> list[Problem]:
         if not path.exists() or os.stat(path).st_size != seg.bytes:
             continue  # reported by check_files
         if hash_file(path).hexdigest() != seg.sha256:
-            out.append(
-                Problem(
-                    file=f"{day_dir.name}/{seg.name}",
-                    message="closed segment was modified: sha256 does not match the manifest",
-                )
-            )
+            out.append(_locate_damage(path, f"{day_dir.name}/{seg.name}", seg.first_seq))
     return out
+
+
+def _locate_damage(path: Path, name: str, first_seq: int) -> Problem:
+    """The first bad line of a segment whose sha256 does not match (only on that failure path)."""
+    message = "closed segment was modified: sha256 does not match the manifest"
+    expect = first_seq
+    for line_no, offset, line in LineScanner(path):
+        try:
+            seq, _v, _body = split_line(line)
+        except CodecError as exc:
+            return Problem(
+                file=name, line=line_no, seq=exc.seq, offset=offset, message=f"{message}; {exc}"
+            )
+        if seq != expect:
+            return Problem(
+                file=name,
+                line=line_no,
+                seq=seq,
+                offset=offset,
+                message=f"{message}; seq {seq} where {expect} was expected",
+            )
+        expect += 1
+    return Problem(file=name, message=message)
 
 
 def hash_file(path: Path, limit: int | None = None) -> hashlib._Hash:

@@ -73,7 +73,7 @@ def journal_root(tmp_path: Path) -> Path:
     return tmp_path / "journal"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def kit() -> ModuleType:
     """This module: sample_event, build_struct, segment_paths, MIDNIGHT_NS, ..."""
     return sys.modules[__name__]
