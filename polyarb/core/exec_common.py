@@ -5,13 +5,14 @@
 # 2. Money, prices and sizes are int micro-units. A notional is price_micros * size_micros / 1e6;
 #    when it is not a whole micro-dollar (sizes off the venue's grid), what we PAY rounds up and
 #    what we RECEIVE rounds down, so P&L is never overstated.
-# 3. Snapshots are canonical: dict keys sorted recursively (lists keep their meaningful order).
+# 3. Snapshots are canonical: dict keys and struct fields sorted (msgspec order="sorted"); lists
+#    keep their meaningful order.
 #    Code that turns state into output iterates sorted keys or explicit sequence numbers, never
 #    dict insertion order, so a restored state behaves exactly like the live one.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import msgspec
 
@@ -161,12 +162,3 @@ def prorate(amount: int, part: int, whole: int) -> int:
 def utc_day(ts_ns: int) -> str:
     """The UTC calendar day (YYYY-MM-DD) of an event timestamp in ns since the epoch."""
     return (_dt.date(1970, 1, 1) + _dt.timedelta(days=ts_ns // NS_PER_DAY)).isoformat()
-
-
-def canonical(value: Any) -> Any:
-    """Return JSON-able data with every dict's keys sorted, recursively."""
-    if isinstance(value, dict):
-        return {k: canonical(value[k]) for k in sorted(value)}
-    if isinstance(value, list | tuple):
-        return [canonical(v) for v in value]
-    return value

@@ -14,14 +14,24 @@
 # 3. The venue's client-id-less events (OrderUpdated, TradeUpdated) reach opportunities through
 #    the order state machine's venue-id mapping (polyarb/core/orders.py rule 4).
 # 4. snapshot() covers everything (config excluded); restore(snapshot()) continues identically.
+# 5. Forwarding (what the engine does with a Step's results, for polyarb/core/breaker.py):
+#      rejection                       -> observe_rejection(ts)
+#      execution_ok / execution_failed -> observe_execution(ok)
+#      fill / fill_voided / resolved   -> observe_realized_pnl(positions.realized_micros()),
+#                                         observe_open_positions(positions.open_positions()),
+#                                         observe_exposure(market of the token, ...)
+#      any order event                 -> observe_unknown_outcomes(orders.unknown_outstanding()),
+#                                         observe_resting_orders(orders.resting_orders())
+#    "ignored" results carry a detail for logs; the anomaly counts are in orders.counters().
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
 
-from polyarb.core.exec_common import ExecResult, ExecutionConfig, MarketContext, Step, canonical
+from polyarb.core.exec_common import ExecResult, ExecutionConfig, MarketContext, Step
 from polyarb.core.orders import Orders
+from polyarb.core.placement import order_intent, place
 from polyarb.core.positions import Positions
 from polyarb.core.unwind import LegFill, LegPlan, OppRecord, Plan, assess
 from polyarb.events.base import Input
@@ -81,11 +91,11 @@ class Execution:
             created_ns=opp.ts_recv_ns, legs=[LegPlan(
                 token_id=leg.token_id, side=leg.side, size_micros=leg.size_micros,
                 limit_price_micros=leg.limit_price_micros) for leg in opp.legs])
-        intents = self.orders.intents_for(opp, self.config.order_type, ctx)
-        record.orders = [i.client_order_id for i in intents]
+        batches = place(opp, self.orders, self.config, ctx)
+        record.orders = [o.client_order_id for b in batches for o in b.orders]
         self._s.opps[opp.opp_id] = record
         self._s.active[opp.opp_id] = seq
-        return self.orders.batches(opp, intents, self.config.max_batch)
+        return batches
 
     # ---- inputs -----------------------------------------------------------------------
 
@@ -180,12 +190,11 @@ class Execution:
 
     def snapshot(self) -> dict[str, Any]:
         """The whole execution state as canonical JSON-able data (config excluded)."""
-        data: dict[str, Any] = canonical({
-            "opportunities": msgspec.to_builtins(self._s),
+        return {
+            "opportunities": msgspec.to_builtins(self._s, order="sorted"),
             "orders": self.orders.snapshot(),
             "positions": self.positions.snapshot(),
-        })
-        return data
+        }
 
     @classmethod
     def restore(cls, data: dict[str, Any], config: ExecutionConfig | None = None) -> Execution:
@@ -248,8 +257,8 @@ class Execution:
         for p in plan.orders:
             order_type = (self.config.order_type if p.role == "retry"
                           else self.config.unwind.exit_order_type)
-            intent = self.orders.intent(p.token_id, p.side, p.price_micros, p.size_micros,
-                                        order_type, ctx)
+            intent = order_intent(self.orders, p.token_id, p.side, p.price_micros,
+                                  p.size_micros, order_type, ctx)
             self.orders.add(intent, opp.opp_id, p.role, p.leg, ts_ns)
             opp.orders.append(intent.client_order_id)
             intents.append(intent)
@@ -271,7 +280,8 @@ class Execution:
                                                client_order_ids=fresh, reason=reason))
 
     def _settle(self, opp: OppRecord, fills: list[LegFill], ts_ns: int, step: Step) -> None:
-        self._s.active.pop(opp.opp_id, None)
+        if self._s.active.pop(opp.opp_id, None) is None:
+            return  # settled before; a late duplicate changed nothing
         if opp.outcome:
             if opp.outcome == "failed" and (opp.retries or opp.exit_rounds):
                 step.results.append(ExecResult(kind="unwind_done", ts_ns=ts_ns,

@@ -31,9 +31,7 @@ import msgspec
 from polyarb.core.exec_common import (
     ExecResult,
     ExecutionConfig,
-    MarketContext,
     UnwindPolicy,
-    canonical,
 )
 from polyarb.core.order_records import (
     RANK,
@@ -49,7 +47,7 @@ from polyarb.core.order_records import (
     order_done,
     order_state,
 )
-from polyarb.events.decisions import OpportunityDetected, OrderIntent, OrderType, PlaceOrders
+from polyarb.events.decisions import OrderIntent
 from polyarb.events.inputs import (
     CancelFailed,
     OrderAccepted,
@@ -72,7 +70,7 @@ class Orders:
         self.rejection_history = rejection_history
         self._s = OrdersState()
 
-    # ---- ids and placement ------------------------------------------------------------
+    # ---- ids and registration ------------------------------------------------------------
 
     def new_client_id(self) -> str:
         """Allocate the next deterministic client order id."""
@@ -85,43 +83,6 @@ class Orders:
         n = self._s.next_batch_no
         self._s.next_batch_no = n + 1
         return f"{self.prefix}-b{n}"
-
-    def intents_for(
-        self, opp: OpportunityDetected, order_type: OrderType, ctx: MarketContext
-    ) -> list[OrderIntent]:
-        """One order per leg of an accepted opportunity, with fresh client ids, registered.
-
-        Args:
-            opp: the opportunity; legs keep their order.
-            order_type: FOK or FAK per the execution config.
-            ctx: tick size and neg-risk flag per token.
-        """
-        intents = []
-        for i, leg in enumerate(opp.legs):
-            intent = self.intent(leg.token_id, leg.side, leg.limit_price_micros,
-                                 leg.size_micros, order_type, ctx)
-            self.add(intent, opp.opp_id, "leg", i, opp.ts_recv_ns)
-            intents.append(intent)
-        return intents
-
-    def intent(self, token_id: str, side: Side, price: int, size: int, order_type: OrderType,
-               ctx: MarketContext) -> OrderIntent:
-        """Build an OrderIntent with a fresh client id (not yet registered)."""
-        return OrderIntent(
-            client_order_id=self.new_client_id(), token_id=token_id, side=side,
-            price_micros=price, size_micros=size, order_type=order_type,
-            tick_size_micros=ctx.tick_size_micros(token_id), neg_risk=ctx.neg_risk(token_id),
-        )
-
-    def batches(self, opp: OpportunityDetected, intents: list[OrderIntent], max_batch: int
-                ) -> list[PlaceOrders]:
-        """Split intents into PlaceOrders of at most max_batch orders, in leg order."""
-        return [
-            PlaceOrders(ts_recv_ns=opp.ts_recv_ns, cause_seq=opp.cause_seq,
-                        batch_id=self.new_batch_id(), opp_id=opp.opp_id,
-                        orders=tuple(intents[i:i + max_batch]))
-            for i in range(0, len(intents), max_batch)
-        ]
 
     def add(self, intent: OrderIntent, opp_id: str, role: Role, leg: int, ts_ns: int) -> None:
         """Register an order we are about to send (state: sent)."""
@@ -376,7 +337,7 @@ class Orders:
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as canonical JSON-able data (sorted keys)."""
-        data: dict[str, Any] = canonical(msgspec.to_builtins(self._s))
+        data: dict[str, Any] = msgspec.to_builtins(self._s, order="sorted")
         return data
 
     def restore(self, data: dict[str, Any]) -> None:

@@ -36,7 +36,6 @@ import msgspec
 from polyarb.core.exec_common import (
     MICROS,
     ExecResult,
-    canonical,
     cost_up,
     proceeds_down,
     prorate,
@@ -340,7 +339,7 @@ class Positions:
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as canonical JSON-able data (sorted keys)."""
-        data: dict[str, Any] = canonical(msgspec.to_builtins(self._s))
+        data: dict[str, Any] = msgspec.to_builtins(self._s, order="sorted")
         return data
 
     def restore(self, data: dict[str, Any]) -> None:

@@ -354,3 +354,18 @@ def test_client_ids_unique_and_deterministic(counts: list[int]) -> None:
     assert first == _place_all(counts, "runA")
     assert len(set(first)) == len(first)
     assert all(i.startswith("runA-") for i in first)
+
+
+def test_parked_update_survives_snapshot_and_applies_on_accept() -> None:
+    # Arrange: an update for a venue id nothing matches (price differs) is parked
+    ex, ctx = _setup(order_type="FAK")
+    update = OrderUpdated(ts_recv_ns=T0, venue_order_id="v1", update_type="UPDATE", token_id=Y,
+                          side="BUY", price_micros=449_000, original_size_micros=10 * USD,
+                          size_matched_micros=3 * USD, status="MATCHED")
+    assert _kinds(ex.handle(update, ctx, 2)) == ["ignored"]
+    # Act
+    ex = Execution.restore(msgspec.json.decode(msgspec.json.encode(ex.snapshot())), ex.config)
+    ex.handle(accepted("r1-o1", "v1"), ctx, 3)
+    step = ex.handle(trade("t1", "v1", Y, "BUY", 449_000, 3 * USD), ctx, 4)
+    # Assert: the parked size_matched (3 of 10) told us the FAK's remainder was killed
+    assert ("order_done", "cancelled") in [(r.kind, r.detail) for r in step.results]

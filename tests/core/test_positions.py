@@ -17,8 +17,10 @@ from tests.core.exec_helpers import (
     USD,
     Ctx,
     StubBook,
+    accepted,
     binary,
     loaded,
+    opportunity,
     trade,
 )
 
@@ -301,3 +303,31 @@ def test_positions_snapshot_restore_mid_sequence_changes_nothing(
     assert resumed.snapshot() == whole.snapshot()
     assert resumed.positions.unrealized_micros(lambda t: None) == (
         whole.positions.unrealized_micros(lambda t: None))
+
+
+def test_neg_risk_basket_of_six_filled_through_execution_is_hedged() -> None:
+    # Arrange: six outcomes of one neg-risk event, YES asks summing to $0.94
+    ex, ctx = Execution(), Ctx(neg_risk=True)
+    ex.handle(loaded(*[binary(f"0xm{i}", f"Y{i}", f"N{i}", group="G") for i in range(6)]),
+              ctx, 1)
+    prices = [300_000, 200_000, 150_000, 120_000, 100_000, 70_000]
+    legs = [(f"Y{i}", "BUY", p, 5 * USD) for i, p in enumerate(prices)]
+    batches = ex.place(opportunity("basket", legs, strategy="neg_risk_buy", market_id="G"), ctx)
+    # Act
+    for n, order in enumerate(batches[0].orders):
+        ex.handle(accepted(order.client_order_id, f"v{n}"), ctx, 2)
+        ex.handle(trade(f"t{n}", f"v{n}", order.token_id, "BUY", order.price_micros,
+                        order.size_micros), ctx, 3)
+    # Assert
+    assert all(o.neg_risk for o in batches[0].orders)
+    assert ex.outcome_counts()["filled"] == 1
+    assert ex.positions.group_exposure_micros("G") == 0
+    assert ex.positions.open_positions() == 0
+    assert ex.positions.locked_edge_micros() == 5 * USD - 4_700_000
+    # Resolution: outcome 2 wins: $5 for $4.70 of cost
+    step = ex.handle(loaded(*[binary(f"0xm{i}", f"Y{i}", f"N{i}", group="G",
+                                     winner="Y2" if i == 2 else f"N{i}") for i in range(6)],
+                            ts=T0 + DAY), ctx, 4)
+    assert [r.kind for r in step.results] == ["resolved"] * 6
+    assert ex.positions.realized_micros() == 300_000
+    assert ex.positions.realized_on("2025-12-28") == 300_000

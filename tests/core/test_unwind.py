@@ -308,3 +308,12 @@ def test_exit_never_sells_shares_withheld_as_fees() -> None:
     done = _fill(ex, ctx, "r1-o3", 9_800_000, seq=5)
     assert "unwind_done" in [r.kind for r in done.results]
     assert ex.positions.position(Y).qty_micros == 0
+
+
+def test_late_duplicates_after_unwind_done_report_nothing_new() -> None:
+    ex, ctx = _start(), _books()
+    _fill(ex, ctx, "r1-o1", 10 * USD)
+    _fill(ex, ctx, "r1-o2", 4 * USD, seq=3)
+    assert "unwind_done" in [r.kind for r in _fill(ex, ctx, "r1-o3", 6 * USD, seq=4).results]
+    again = ex.handle(trade("tr1-o3", "vr1-o3", N, "BUY", 530_000, 6 * USD), ctx, 5)
+    assert [r.kind for r in again.results] == ["ignored"] and again.decisions == []
