@@ -1,4 +1,4 @@
-# Records of the order state machine: what we sent, what the venue said, trades and fills.
+# Records of the order state machine: what we sent and what the venue said about it.
 #
 # Rules: plain mutable msgspec Structs (snapshot = msgspec.to_builtins) and pure helpers; the
 # transitions live in polyarb/core/orders.py, whose header states the state-machine rules.
@@ -9,21 +9,13 @@ from typing import Literal
 import msgspec
 
 from polyarb.events.decisions import OrderType
-from polyarb.events.inputs import (
-    OrderAccepted,
-    OrderUpdated,
-    SettlementStatus,
-    Side,
-    TradeUpdated,
-)
+from polyarb.events.inputs import OrderAccepted, OrderUpdated, Side
 
 OrderStatus = Literal["sent", "unknown", "accepted", "rejected"]
 OrderState = Literal[
     "sent", "unknown", "accepted", "partially_filled", "filled", "cancelled", "rejected"
 ]
 Role = Literal["leg", "retry", "exit"]
-TradeEffect = Literal["fill", "void"]
-RANK: dict[str, int] = {"MATCHED": 0, "MINED": 1, "RETRYING": 1, "CONFIRMED": 2}
 
 
 class OrderRecord(msgspec.Struct, kw_only=True):
@@ -50,52 +42,15 @@ class OrderRecord(msgspec.Struct, kw_only=True):
     done_reported: bool = False
 
 
-class TradeRecord(msgspec.Struct, kw_only=True):
-    """One trade (fill) on one of our orders, with its settlement status."""
-
-    trade_id: str
-    venue_order_id: str
-    token_id: str
-    side: Side
-    price_micros: int
-    size_micros: int
-    fee_micros: int
-    ts_ns: int
-    status: SettlementStatus
-    seen: list[str]  # every status word seen, sorted
-    voided: bool = False  # FAILED after a fill: reversed
-    booked: bool = False  # created a fill (False: first seen as FAILED)
-
-
-class VenueFill(msgspec.Struct, kw_only=True):
-    """Non-voided fills on one venue order id: shares and exact cost (price*size, 1e-12 $)."""
-
-    size_micros: int = 0
-    cost_pico: int = 0
-
-
 class OrdersState(msgspec.Struct, kw_only=True):
     next_order_no: int = 1
     next_batch_no: int = 1
     orders: dict[str, OrderRecord] = msgspec.field(default_factory=dict)
     open: dict[str, int] = msgspec.field(default_factory=dict)  # not done: client id -> seq
     venue_ids: dict[str, str] = msgspec.field(default_factory=dict)  # venue id -> client id
-    fills: dict[str, VenueFill] = msgspec.field(default_factory=dict)  # by venue id
-    trades: dict[str, TradeRecord] = msgspec.field(default_factory=dict)
     orphan_updates: dict[str, OrderUpdated] = msgspec.field(default_factory=dict)
     counters: dict[str, int] = msgspec.field(default_factory=dict)
     rejections_ns: list[int] = msgspec.field(default_factory=list)
-
-
-def invalid_trade(ev: TradeUpdated) -> str:
-    """Why a trade event cannot be booked, or "" when it is fine."""
-    if ev.size_micros <= 0:
-        return "trade size must be > 0"
-    if not 0 < ev.price_micros <= 1_000_000:
-        return "trade price must be in (0, 1]"
-    if ev.fee_micros < 0 or (ev.side == "BUY" and ev.fee_micros > ev.size_micros):
-        return "trade fee out of range"
-    return ""
 
 
 def order_done(rec: OrderRecord, filled: int, dust: int) -> bool:

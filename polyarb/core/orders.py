@@ -12,11 +12,9 @@
 #      partially_filled  filled > dust and still able to fill
 #      sent / unknown / accepted  otherwise (no response yet / outcome unknown / live)
 #    "filled" is the sum of non-voided trades (TradeUpdated) on the order's venue id.
-# 3. Trades are deduplicated by (trade_id, status). The first non-FAILED status of a trade id
-#    creates the fill, whatever its word (a lost MATCHED must not lose the fill); MINED/CONFIRMED
-#    advance settlement; RETRYING is noted; FAILED voids the fill (once). Anything after FAILED
-#    or CONFIRMED (both terminal), a lower status after a higher one, a repeated event, an
-#    unknown client id: counted, ignored.
+# 3. Trades and their settlement (dedupe by (trade_id, status), FAILED voids) are kept by
+#    polyarb/core/trades.py; here a trade is attached to its order. Duplicate, out-of-order and
+#    contradictory events, and unknown client ids, are counted and ignored, never fatal.
 # 4. A venue id we never mapped (the user channel can beat the REST response, and an unknown
 #    outcome has no venue id) is matched to the OLDEST open sent/unknown order with the same token
 #    and side and a compatible price (trade price within the limit; an order update's price and
@@ -24,7 +22,7 @@
 #    Trades on ids that match nothing still count for positions and wait here for a mapping.
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -34,19 +32,15 @@ from polyarb.core.exec_common import (
     UnwindPolicy,
 )
 from polyarb.core.order_records import (
-    RANK,
     OrderRecord,
     OrdersState,
     OrderState,
     Role,
-    TradeEffect,
-    TradeRecord,
-    VenueFill,
     expected_fill,
-    invalid_trade,
     order_done,
     order_state,
 )
+from polyarb.core.trades import Trades, invalid_trade
 from polyarb.events.decisions import OrderIntent
 from polyarb.events.inputs import (
     CancelFailed,
@@ -59,13 +53,17 @@ from polyarb.events.inputs import (
     TradeUpdated,
 )
 
-__all__ = ["ExecutionConfig", "OrderRecord", "Orders", "TradeRecord", "UnwindPolicy"]
+__all__ = ["ExecutionConfig", "OrderRecord", "Orders", "UnwindPolicy"]
+
+TradeEffect = Literal["fill", "void"]
+
 
 class Orders:
     """Every order and trade of the run. Mutable; `snapshot()`/`restore()` for the state hash."""
 
     def __init__(self, prefix: str, dust_micros: int, rejection_history: int = 1000) -> None:
         self.prefix = prefix
+        self.trades = Trades()
         self.dust = dust_micros
         self.rejection_history = rejection_history
         self._s = OrdersState()
@@ -104,13 +102,11 @@ class Orders:
 
     def filled(self, rec: OrderRecord) -> int:
         """Shares filled on an order (non-voided trades)."""
-        fill = self._s.fills.get(rec.venue_order_id) if rec.venue_order_id else None
-        return 0 if fill is None else fill.size_micros
+        return self.trades.filled(rec.venue_order_id).size_micros if rec.venue_order_id else 0
 
     def fill_cost_pico(self, rec: OrderRecord) -> int:
         """Exact cost of an order's non-voided fills: sum of price_micros * size_micros."""
-        fill = self._s.fills.get(rec.venue_order_id) if rec.venue_order_id else None
-        return 0 if fill is None else fill.cost_pico
+        return self.trades.filled(rec.venue_order_id).cost_pico if rec.venue_order_id else 0
 
     def is_done(self, rec: OrderRecord) -> bool:
         """True when the order can fill no further (rule 2). Once done, always done."""
@@ -144,14 +140,6 @@ class Orders:
         """Anomaly counters (duplicates, unknown ids, out-of-order events...), sorted."""
         return dict(sorted(self._s.counters.items()))
 
-    def trade(self, trade_id: str) -> TradeRecord | None:
-        """The trade with this id, or None."""
-        return self._s.trades.get(trade_id)
-
-    def trades(self) -> list[TradeRecord]:
-        """Every trade seen (voided ones included), by trade id."""
-        return [self._s.trades[t] for t in sorted(self._s.trades)]
-
     # ---- order events -----------------------------------------------------------------
 
     def on_accepted(self, ev: OrderAccepted) -> list[ExecResult]:
@@ -168,7 +156,15 @@ class Orders:
         rec.acked = True
         if rec.venue_order_id and rec.venue_order_id != ev.venue_order_id:
             self._unmap(rec)
-        out = self._map(rec, ev.venue_order_id, ev.ts_recv_ns, "accepted")
+        other = self._by_venue(ev.venue_order_id)
+        out = []
+        if other is not None and other is not rec:  # an earlier guess was wrong
+            self._unmap(other)
+            other.status = "accepted" if other.acked else "unknown"
+            out.append(self._result("outcome_unknown", ev.ts_recv_ns, other,
+                                    detail=f"venue id {ev.venue_order_id} belongs to "
+                                    f"{rec.client_order_id}"))
+        out += self._map(rec, ev.venue_order_id, ev.ts_recv_ns, "accepted")
         rec.expected_fill_micros = expected_fill(rec, ev)
         if duplicate:
             self._count("duplicate_accepted")
@@ -265,53 +261,27 @@ class Orders:
     # ---- trades -----------------------------------------------------------------------
 
     def on_trade(self, ev: TradeUpdated) -> tuple[list[ExecResult], TradeEffect | None]:
-        """Record a trade event; say whether positions must book or void its fill.
+        """Record a trade event (polyarb/core/trades.py) and attach it to its order.
 
         Returns:
-            Results, and "fill" (book the trade), "void" (reverse it) or None.
+            Results, and "fill" (positions must book it), "void" (reverse it) or None.
         """
         problem = invalid_trade(ev)
         if problem:
             return self._ignored(ev.ts_recv_ns, problem, ev.trade_id, "invalid_trade"), None
-        rec = self._s.trades.get(ev.trade_id)
-        if rec is None:
-            return self._new_trade(ev)
-        if ev.status in rec.seen:
-            return self._ignored(ev.ts_recv_ns, f"duplicate {ev.status}", ev.trade_id,
-                                 "duplicate_trade"), None
-        rec.seen = sorted([*rec.seen, ev.status])
-        if rec.voided or not rec.booked:
-            return self._ignored(ev.ts_recv_ns, f"{ev.status} after FAILED", ev.trade_id,
-                                 "after_failed"), None
-        if rec.status == "CONFIRMED":  # documented terminal: nothing undoes it
-            return self._ignored(ev.ts_recv_ns, f"{ev.status} after CONFIRMED", ev.trade_id,
-                                 "after_confirmed"), None
-        if ev.status == "FAILED":
-            return self._void(rec, ev.ts_recv_ns), "void"
-        if RANK[ev.status] < RANK[rec.status]:
-            return self._ignored(ev.ts_recv_ns, f"{ev.status} after {rec.status}", ev.trade_id,
-                                 "out_of_order_trade"), None
-        rec.status = ev.status
-        return [self._trade_result("settlement", ev.ts_recv_ns, rec, ev.status)], None
-
-    def _new_trade(self, ev: TradeUpdated) -> tuple[list[ExecResult], TradeEffect | None]:
-        booked = ev.status != "FAILED"
-        rec = TradeRecord(
-            trade_id=ev.trade_id, venue_order_id=ev.venue_order_id, token_id=ev.token_id,
-            side=ev.side, price_micros=ev.price_micros, size_micros=ev.size_micros,
-            fee_micros=ev.fee_micros, ts_ns=ev.ts_recv_ns, status=ev.status, seen=[ev.status],
-            voided=not booked, booked=booked)
-        self._s.trades[ev.trade_id] = rec
-        if not booked:
-            out = [self._trade_result("settlement", ev.ts_recv_ns, rec, "FAILED before fill")]
-            return out, None
-        out = self._attach(ev)
-        fill = self._s.fills.setdefault(ev.venue_order_id, VenueFill())
-        fill.size_micros += ev.size_micros
-        fill.cost_pico += ev.price_micros * ev.size_micros
-        out.append(self._trade_result("fill", ev.ts_recv_ns, rec, ev.status))
+        verdict = self.trades.record(ev)
+        if verdict.kind == "ignored":
+            return self._ignored(ev.ts_recv_ns, verdict.detail, ev.trade_id, verdict.counter), None
+        out = self._attach(ev) if verdict.kind == "fill" else []
+        kind = {"fill": "fill", "void": "fill_voided"}.get(verdict.kind, "settlement")
+        out.append(self._trade_result(kind, ev, verdict.detail))
         order = self._by_venue(ev.venue_order_id)
-        return out + ([] if order is None else self._refresh(order, ev.ts_recv_ns)), "fill"
+        if verdict.kind == "fill" and order is not None:
+            out += self._refresh(order, ev.ts_recv_ns)
+        # A done order stays done after a void: a failed settlement does not revive it.
+        effect: TradeEffect | None = "fill" if verdict.kind == "fill" else (
+            "void" if verdict.kind == "void" else None)
+        return out, effect
 
     def _attach(self, ev: TradeUpdated) -> list[ExecResult]:
         if ev.venue_order_id in self._s.venue_ids:
@@ -325,28 +295,22 @@ class Orders:
             return []
         return self._map(rec, ev.venue_order_id, ev.ts_recv_ns, "accepted from trade")
 
-    def _void(self, rec: TradeRecord, ts_ns: int) -> list[ExecResult]:
-        rec.voided, rec.status = True, "FAILED"
-        fill = self._s.fills[rec.venue_order_id]
-        fill.size_micros -= rec.size_micros
-        fill.cost_pico -= rec.price_micros * rec.size_micros
-        # A done order stays done: a failed settlement does not revive the venue order.
-        return [self._trade_result("fill_voided", ts_ns, rec, "FAILED")]
-
     # ---- snapshot -----------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        """The whole state as canonical JSON-able data (sorted keys)."""
-        data: dict[str, Any] = msgspec.to_builtins(self._s, order="sorted")
-        return data
+        """Orders and trades as canonical JSON-able data (sorted keys)."""
+        return {"orders": msgspec.to_builtins(self._s, order="sorted"),
+                "trades": self.trades.snapshot()}
 
     def restore(self, data: dict[str, Any]) -> None:
         """Replace the state with snapshot() output.
 
         Raises:
             msgspec.ValidationError: data is not an orders snapshot.
+            KeyError: a part is missing.
         """
-        self._s = msgspec.convert(data, OrdersState)
+        self._s = msgspec.convert(data["orders"], OrdersState)
+        self.trades.restore(data["trades"])
 
     # ---- internals ----------------------------------------------------------------------
 
@@ -385,6 +349,9 @@ class Orders:
         self._count("venue_id_remapped")
         self._s.venue_ids.pop(rec.venue_order_id, None)
         rec.venue_order_id = ""
+        if rec.done_reported:  # it was done through fills that were not its own
+            rec.done_reported = False
+            self._s.open[rec.client_order_id] = rec.seq
 
     def _refresh(self, rec: OrderRecord, ts_ns: int) -> list[ExecResult]:
         if rec.done_reported or not self.is_done(rec):
@@ -411,11 +378,10 @@ class Orders:
                           opp_id=rec.opp_id, token_id=rec.token_id, size_micros=size,
                           detail=detail)
 
-    def _trade_result(self, kind: Any, ts_ns: int, rec: TradeRecord, detail: str) -> ExecResult:
-        order = self._by_venue(rec.venue_order_id)
+    def _trade_result(self, kind: Any, ev: TradeUpdated, detail: str) -> ExecResult:
+        order = self._by_venue(ev.venue_order_id)
         return ExecResult(
-            kind=kind, ts_ns=ts_ns, trade_id=rec.trade_id, token_id=rec.token_id,
-            size_micros=rec.size_micros, detail=detail,
+            kind=kind, ts_ns=ev.ts_recv_ns, trade_id=ev.trade_id, token_id=ev.token_id,
+            size_micros=ev.size_micros, detail=detail,
             client_order_id="" if order is None else order.client_order_id,
             opp_id="" if order is None else order.opp_id)
-

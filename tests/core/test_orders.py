@@ -274,7 +274,7 @@ def test_settlement_statuses_advance_and_duplicates_are_ignored() -> None:
                      ("settlement", "CONFIRMED"), ("ignored", "FAILED after CONFIRMED: t1"),
                      ("ignored", "duplicate CONFIRMED: t1")]
     assert ex.positions.position(Y).qty_micros == 10 * USD
-    trade_rec = ex.orders.trade("t1")
+    trade_rec = ex.orders.trades.get("t1")
     assert trade_rec is not None and trade_rec.status == "CONFIRMED"
 
 
@@ -369,3 +369,19 @@ def test_parked_update_survives_snapshot_and_applies_on_accept() -> None:
     step = ex.handle(trade("t1", "v1", Y, "BUY", 449_000, 3 * USD), ctx, 4)
     # Assert: the parked size_matched (3 of 10) told us the FAK's remainder was killed
     assert ("order_done", "cancelled") in [(r.kind, r.detail) for r in step.results]
+
+
+def test_accept_reclaims_a_venue_id_guessed_onto_another_order() -> None:
+    # Arrange: two identical-looking open orders; a trade is guessed onto the older one
+    ex, ctx = _setup()
+    ex.place(opportunity("opp2", PAIR), ctx)  # r1-o3 (YES) looks like r1-o1
+    ex.handle(trade("t1", "v3", Y, "BUY", 450_000, 10 * USD), ctx, 2)
+    first = ex.orders.get("r1-o1")
+    assert first is not None and first.venue_order_id == "v3"
+    # Act: the venue says v3 is r1-o3
+    ex.handle(accepted("r1-o3", "v3"), ctx, 3)
+    # Assert
+    third = ex.orders.get("r1-o3")
+    assert third is not None and ex.orders.state_of(third) == "filled"
+    assert first.venue_order_id == "" and first.status == "unknown"
+    assert ex.orders.unknown_outstanding() == 1

@@ -296,7 +296,7 @@ def test_execution_snapshot_restore_mid_sequence_changes_nothing(
 
 def _net_fills(ex: Execution, token: str) -> int:
     return sum((t.size_micros if t.side == "BUY" else -t.size_micros)
-               for t in ex.orders.trades() if t.token_id == token and not t.voided)
+               for t in ex.orders.trades.all() if t.token_id == token and not t.voided)
 
 
 def test_exit_never_sells_shares_withheld_as_fees() -> None:
