@@ -17,10 +17,15 @@
 # 5. The margin is edge / capital (capital: what buy legs cost; for sold sets the $1 per set
 #    locked in the split). The minimum notional applies per leg (the venue's minimums are per
 #    order), as does the market's minimum order size in shares.
-# 6. Output order is deterministic: sorted by (market id, strategy, first leg token).
+# 6. Fees: every leg pays the taker fee of its market (or config.fees_override), valued in
+#    collateral as polyarb.core.fees defines it. On BUY the venue withholds shares instead: at the
+#    fill price that is the same value, but a bought set then holds slightly unequal YES / NO
+#    counts (positions track the share-denominated fee; see fees.buy_fee_shares_micros).
+# 7. Output order is deterministic: sorted by (market id, strategy, first leg token). A crossed
+#    book's cost_micros is its buy leg's notional.
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 
 import msgspec
 
@@ -64,32 +69,9 @@ def tradable(candidate: Candidate, config: DetectionConfig) -> bool:
     return True
 
 
-class _Ctx:
-    """Per-call settings shared by the strategy checks."""
-
-    __slots__ = ("books", "bps", "cap_capital", "cap_size", "config", "out", "override")
-
-    def __init__(
-        self, books: Mapping[str, BookView], config: DetectionConfig,
-        cap_size: int | None, cap_capital: int | None,
-    ) -> None:
-        self.books = books
-        self.config = config
-        self.bps = config.min_margin_bps
-        self.cap_size = cap_size
-        self.cap_capital = cap_capital
-        over = config.fees_override
-        self.override: FeeModel | None = None if over is None else compile_fee(over)
-        self.out: list[Candidate] = []
-
-    def limits(self, min_size: int) -> Limits:
-        caps = [c for c in (self.config.max_size_micros, self.cap_size) if c is not None]
-        return Limits(
-            margin_bps=self.bps, min_size_micros=min_size,
-            max_size_micros=min(caps) if caps else None,
-            min_leg_notional_micros=self.config.min_leg_notional_micros,
-            max_capital_micros=self.cap_capital,
-        )
+# A strategy that passed the best-price fast path: (strategy, market or group id, books, fee
+# models, minimum size). Crossed books carry their one book; sets one book per leg.
+_Hit = tuple[Strategy, str, tuple[BookView, ...], tuple[FeeModel, ...], int]
 
 
 def detect(
@@ -116,24 +98,22 @@ def detect(
     Returns:
         Candidates sorted by (market id, strategy, first leg token).
     """
-    ctx = _Ctx(books, config, cap_size_micros, cap_capital_micros)
-    touched = registry.touched(token_ids)
-    for cid in touched.markets:
-        plan = registry.binary_plan(cid)
-        if plan is not None:
-            if on_evaluate is not None:
-                on_evaluate(cid)
-            if plan.tradable:
-                _binary(ctx, plan)
-    for gid in touched.groups:
-        group = registry.group_plan(gid)
-        if group is not None:
-            if on_evaluate is not None:
-                on_evaluate(gid)
-            if group.tradable and (config.include_augmented or not group.augmented):
-                _group(ctx, group)
-    ctx.out.sort(key=lambda c: (c.market_id, c.strategy, c.legs[0].token_id))
-    return ctx.out
+    markets, groups = registry.plans_touched(token_ids)
+    hits: list[_Hit] = []
+    bps, sells = config.min_margin_bps, config.complete_set_sell_enabled
+    for plan in markets:
+        if on_evaluate is not None:
+            on_evaluate(plan.market_id)
+        if plan.tradable:
+            _scan_binary(plan, books, bps, sells, hits)
+    for group in groups:
+        if on_evaluate is not None:
+            on_evaluate(group.group_id)
+        if group.tradable and (config.include_augmented or not group.augmented):
+            _scan_group(group, books, bps, sells, hits)
+    if not hits:
+        return []  # the common case: nothing survived the fast path
+    return _size_hits(hits, config, cap_size_micros, cap_capital_micros)
 
 
 def resize(
@@ -164,96 +144,106 @@ def resize(
     return None
 
 
-def _binary(ctx: _Ctx, plan: BinaryPlan) -> None:
-    b0 = ctx.books.get(plan.tokens[0])
-    b1 = ctx.books.get(plan.tokens[1])
-    if b0 is not None and b0.usable:
-        _check_crossed(ctx, plan, b0)
-    else:
-        b0 = None
-    if b1 is not None and b1.usable:
-        _check_crossed(ctx, plan, b1)
-        if b0 is not None:
-            _check_sets(ctx, plan, b0, b1)
-
-
-def _check_sets(ctx: _Ctx, plan: BinaryPlan, b0: BookView, b1: BookView) -> None:
-    a0, a1 = b0.best_ask(), b1.best_ask()
-    fees = (plan.fee, plan.fee)
-    if a0 is not None and a1 is not None and (BPS + ctx.bps) * (a0 + a1) < _ONE_BPS:
-        _set(ctx, "complete_set_buy", plan.market_id, (b0, b1), fees, plan.min_size_micros)
-    if not ctx.config.complete_set_sell_enabled:
+def _scan_binary(
+    plan: BinaryPlan, books: Mapping[str, BookView], bps: int, sells: bool, hits: list[_Hit]
+) -> None:
+    b0 = books.get(plan.tokens[0])
+    b1 = books.get(plan.tokens[1])
+    if b0 is None or b1 is None or not b0.usable or not b1.usable:
+        # No complete set without both books; a usable one may still be crossed.
+        for book in (b0, b1):
+            if book is not None and book.usable:
+                _scan_crossed(plan, book, book.best_ask(), book.best_bid(), bps, hits)
         return
-    d0, d1 = b0.best_bid(), b1.best_bid()
-    if d0 is not None and d1 is not None and BPS * (d0 + d1) > (BPS + ctx.bps) * MICROS:
-        _set(ctx, "complete_set_sell", plan.market_id, (b0, b1), fees, plan.min_size_micros)
+    a0, a1, d0, d1 = b0.best_ask(), b1.best_ask(), b0.best_bid(), b1.best_bid()
+    if a0 is not None and a1 is not None and (BPS + bps) * (a0 + a1) < _ONE_BPS:
+        hits.append(("complete_set_buy", plan.market_id, (b0, b1), (plan.fee, plan.fee),
+                     plan.min_size_micros))
+    if sells and d0 is not None and d1 is not None and BPS * (d0 + d1) > (BPS + bps) * MICROS:
+        hits.append(("complete_set_sell", plan.market_id, (b0, b1), (plan.fee, plan.fee),
+                     plan.min_size_micros))
+    _scan_crossed(plan, b0, a0, d0, bps, hits)
+    _scan_crossed(plan, b1, a1, d1, bps, hits)
 
 
-def _check_crossed(ctx: _Ctx, plan: BinaryPlan, book: BookView) -> None:
-    ask, bid = book.best_ask(), book.best_bid()
-    if ask is not None and bid is not None and BPS * (bid - ask) > ctx.bps * ask:
-        _crossed(ctx, plan, book)
+def _scan_crossed(
+    plan: BinaryPlan, book: BookView, ask: int | None, bid: int | None, bps: int,
+    hits: list[_Hit],
+) -> None:
+    if ask is not None and bid is not None and bid >= ask and BPS * (bid - ask) > bps * ask:
+        hits.append(("crossed_book", plan.market_id, (book,), (plan.fee,), plan.min_size_micros))
 
 
-def _group(ctx: _Ctx, group: GroupPlan) -> None:
-    books: list[BookView] = []
+def _scan_group(
+    group: GroupPlan, books: Mapping[str, BookView], bps: int, sells: bool, hits: list[_Hit]
+) -> None:
+    found: list[BookView] = []
     asks: int | None = 0
-    bids: int | None = 0
+    bids: int | None = 0 if sells else None  # bids matter only for the sell mirror
     for tok in group.tokens:
-        book = ctx.books.get(tok)
+        book = books.get(tok)
         if book is None or not book.usable:
             return  # a basket with any unusable outcome is no basket
-        books.append(book)
-        ask, bid = book.best_ask(), book.best_bid()
+        found.append(book)
+        ask = book.best_ask()
         asks = asks + ask if asks is not None and ask is not None else None
-        bids = bids + bid if bids is not None and bid is not None else None
-    if asks is not None and (BPS + ctx.bps) * asks < _ONE_BPS:
-        _set(ctx, "neg_risk_buy", group.group_id, books, group.fees, group.min_size_micros)
-    if (ctx.config.complete_set_sell_enabled and bids is not None
-            and BPS * bids > (BPS + ctx.bps) * MICROS):
-        _set(ctx, "neg_risk_sell", group.group_id, books, group.fees, group.min_size_micros)
+        if bids is not None:
+            bid = book.best_bid()
+            bids = bids + bid if bid is not None else None
+    size = group.min_size_micros
+    if asks is not None and (BPS + bps) * asks < _ONE_BPS:
+        hits.append(("neg_risk_buy", group.group_id, tuple(found), group.fees, size))
+    if sells and bids is not None and BPS * bids > (BPS + bps) * MICROS:
+        hits.append(("neg_risk_sell", group.group_id, tuple(found), group.fees, size))
 
 
-def _set(
-    ctx: _Ctx, strategy: Strategy, market_id: str, books: Sequence[BookView],
-    fees: Sequence[FeeModel], min_size: int,
-) -> None:
-    max_spread = ctx.config.max_spread_bps
+def _size_hits(
+    hits: list[_Hit], config: DetectionConfig, cap_size: int | None, cap_capital: int | None
+) -> list[Candidate]:
+    """Walk depth for every strategy that survived the fast path; sorted candidates."""
+    override = None if config.fees_override is None else compile_fee(config.fees_override)
+    caps = [c for c in (config.max_size_micros, cap_size) if c is not None]
+    max_size = min(caps) if caps else None
+    out: list[Candidate] = []
+    for strategy, market_id, books, fees, min_size in hits:
+        legs = _legs(strategy, books, fees, override, config.max_spread_bps)
+        if legs is None:
+            continue
+        limits = Limits(
+            margin_bps=config.min_margin_bps, min_size_micros=min_size,
+            max_size_micros=max_size, min_leg_notional_micros=config.min_leg_notional_micros,
+            max_capital_micros=cap_capital,
+        )
+        settle = 0 if strategy == "crossed_book" else 1 if strategy.endswith("_buy") else -1
+        sized = size_opportunity(legs, settle, limits)
+        if sized is not None:
+            out.append(Candidate(
+                strategy=strategy, market_id=market_id, legs=sized.legs,
+                size_micros=sized.size_micros, cost_micros=sized.cost_micros,
+                fees_micros=sized.fees_micros, edge_micros=sized.edge_micros,
+            ))
+    out.sort(key=lambda c: (c.market_id, c.strategy, c.legs[0].token_id))
+    return out
+
+
+def _legs(
+    strategy: Strategy, books: tuple[BookView, ...], fees: tuple[FeeModel, ...],
+    override: FeeModel | None, max_spread: int | None,
+) -> list[LegSpec] | None:
+    """The legs of a strategy, or None when a set leg's spread is too wide."""
+    if strategy == "crossed_book":
+        book, fee = books[0], override or fees[0]
+        return [LegSpec(book.token_id, "BUY", book.asks_ascending(), fee, book.epoch),
+                LegSpec(book.token_id, "SELL", book.bids_descending(), fee, book.epoch)]
     if max_spread is not None and not all(_spread_ok(b, max_spread) for b in books):
-        return
+        return None
     side: Side = "BUY" if strategy.endswith("_buy") else "SELL"
-    legs = [
-        LegSpec(book.token_id, side, _side_levels(book, side), ctx.override or fee, book.epoch)
+    return [
+        LegSpec(book.token_id, side,
+                book.asks_ascending() if side == "BUY" else book.bids_descending(),
+                override or fee, book.epoch)
         for book, fee in zip(books, fees, strict=True)
     ]
-    _emit(ctx, strategy, market_id, legs, 1 if side == "BUY" else -1, min_size)
-
-
-def _crossed(ctx: _Ctx, plan: BinaryPlan, book: BookView) -> None:
-    fee = ctx.override or plan.fee
-    legs = [
-        LegSpec(book.token_id, "BUY", book.asks_ascending(), fee, book.epoch),
-        LegSpec(book.token_id, "SELL", book.bids_descending(), fee, book.epoch),
-    ]
-    _emit(ctx, "crossed_book", plan.market_id, legs, 0, plan.min_size_micros)
-
-
-def _emit(
-    ctx: _Ctx, strategy: Strategy, market_id: str, legs: Sequence[LegSpec], settle: int,
-    min_size: int,
-) -> None:
-    sized = size_opportunity(legs, settle, ctx.limits(min_size))
-    if sized is None:
-        return
-    ctx.out.append(Candidate(
-        strategy=strategy, market_id=market_id, legs=sized.legs, size_micros=sized.size_micros,
-        cost_micros=sized.cost_micros, fees_micros=sized.fees_micros,
-        edge_micros=sized.edge_micros,
-    ))
-
-
-def _side_levels(book: BookView, side: Side) -> Sequence[tuple[int, int]]:
-    return book.asks_ascending() if side == "BUY" else book.bids_descending()
 
 
 def _spread_ok(book: BookView, max_spread_bps: int) -> bool:

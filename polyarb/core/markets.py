@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -29,6 +29,7 @@ from polyarb.core.fees import FeeModel, compile_fee, schedule_error
 from polyarb.events.inputs import MarketInfo, MarketsLoaded
 
 MICROS = 1_000_000
+_P = TypeVar("_P")
 
 
 class Rejection(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,6 +94,10 @@ def _resolved_no(info: MarketInfo) -> bool:
     return info.closed and win is not None and win != yes_token(info)
 
 
+def _by_key(plans: dict[str, _P]) -> list[_P]:
+    return [plans[k] for k in sorted(plans)]
+
+
 def _group_id(info: MarketInfo) -> str | None:
     return info.neg_risk_market_id if info.neg_risk and info.neg_risk_market_id else None
 
@@ -122,6 +127,7 @@ class MarketRegistry:
         self._markets: dict[str, MarketInfo] = {}
         self._token_market: dict[str, str] = {}
         self._token_groups: dict[str, tuple[str, ...]] = {}
+        self._token_plan: dict[str, BinaryPlan] = {}
         self._group_members: dict[str, dict[str, MarketInfo]] = {}
         self._binary: dict[str, BinaryPlan] = {}
         self._groups: dict[str, GroupPlan] = {}
@@ -245,6 +251,27 @@ class MarketRegistry:
                 groups[gid] = None
         return Touched(markets=tuple(sorted(markets)), groups=tuple(sorted(groups)))
 
+    def plans_touched(
+        self, token_ids: Iterable[str]
+    ) -> tuple[list[BinaryPlan], list[GroupPlan]]:
+        """The plans of the markets and groups some tokens touch, each sorted by id.
+
+        The hot path of detection: a few dict lookups per token, no sort for a single market.
+        """
+        markets: dict[str, BinaryPlan] = {}
+        groups: dict[str, GroupPlan] = {}
+        token_plan, token_groups, all_groups = self._token_plan, self._token_groups, self._groups
+        for tok in token_ids:
+            plan = token_plan.get(tok)
+            if plan is None:
+                continue
+            markets[plan.market_id] = plan
+            for gid in token_groups[tok]:
+                groups[gid] = all_groups[gid]
+        # Sorting only when there is something to order keeps the one-market case cheap.
+        plans = list(markets.values()) if len(markets) < 2 else _by_key(markets)
+        return plans, list(groups.values()) if len(groups) < 2 else _by_key(groups)
+
     # -- snapshot --------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -296,7 +323,9 @@ class MarketRegistry:
             self._token_market[tok.token_id] = cid
             basket = (gid,) if gid is not None and tok.token_id == yes else ()
             self._token_groups[tok.token_id] = basket
-        self._binary[cid] = BinaryPlan(info)
+        plan = self._binary[cid] = BinaryPlan(info)
+        for tok in info.tokens:
+            self._token_plan[tok.token_id] = plan
         if gid is not None:
             self._group_members.setdefault(gid, {})[cid] = info
             dirty[gid] = None

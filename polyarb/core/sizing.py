@@ -84,51 +84,84 @@ def size_opportunity(legs: Sequence[LegSpec], settle: int, limits: Limits) -> Si
 
     Args:
         legs: every leg, each with its book side best-first (asks for BUY, bids for SELL).
+            Only the walkable prefix of a side counts (see `usable_levels`).
         settle: +1, -1 or 0: collateral per share of complete set (see module rules).
         limits: margin, minimum and maximum size, minimum leg notional, capital cap.
 
     Returns:
         The sized opportunity, or None when no size on the grid passes every rule.
     """
-    walks = [usable_levels(leg.levels) for leg in legs]
-    size = largest_size(legs, walks, settle, limits)
+    size = largest_size(legs, settle, limits)
     if size <= 0 or size < -(-limits.min_size_micros // STEP_MICROS) * STEP_MICROS:
         return None
-    sized = evaluate(legs, walks, settle, size)
+    sized = evaluate(legs, settle, size)
     if any(leg.notional_micros < limits.min_leg_notional_micros for leg in sized.legs):
         return None
     _check(sized, limits)
     return sized
 
 
-def largest_size(
-    legs: Sequence[LegSpec], walks: Sequence[Sequence[tuple[int, int]]], settle: int,
-    limits: Limits,
-) -> int:
+class _Cursor:
+    """One leg's position in its book side, with its current level's scaled slopes."""
+
+    __slots__ = ("buy", "fee", "fee_mult", "i", "left", "levels", "pscale", "sc", "se")
+
+    def __init__(self, leg: LegSpec, scale: int) -> None:
+        self.levels = leg.levels
+        self.buy = leg.side == "BUY"
+        self.fee = leg.fee
+        self.fee_mult = scale // leg.fee.denominator
+        self.pscale = scale // MICROS
+        self.i = -1
+        self.left = self.se = self.sc = 0
+
+    def advance(self) -> bool:
+        """Move to the next walkable level; False when the side is exhausted."""
+        levels = self.levels
+        i = self.i + 1
+        while i < len(levels):
+            price, size = levels[i]
+            if not 0 < price < MICROS:
+                break
+            if size > 0:
+                self.i, self.left = i, size
+                fee = self.fee.fee_per_share_numerator(price) * self.fee_mult
+                cost = price * self.pscale
+                # Per micro-share, times scale: a buy pays price + fee, a sell gets price - fee.
+                self.se = -(cost + fee) if self.buy else cost - fee
+                self.sc = cost if self.buy else 0
+                return True
+            i += 1
+        self.i, self.left, self.se, self.sc = len(levels), 0, 0, 0
+        return False
+
+
+def largest_size(legs: Sequence[LegSpec], settle: int, limits: Limits) -> int:
     """Largest grid size passing the pessimistic criterion within depth and caps (0: none).
 
     Walks stretches of constant prices ("segments"). Amounts are exact integers scaled by
     `scale` (a multiple of every fee denominator), so nothing is rounded until reporting.
     """
     scale = math.lcm(MICROS, *(leg.fee.denominator for leg in legs))
+    cursors = [_Cursor(leg, scale) for leg in legs]
+    if not all([c.advance() for c in cursors]):
+        return 0
     upper = _upper(limits)
     cap_limit = None if limits.max_capital_micros is None else limits.max_capital_micros * scale
-    idx = [0] * len(legs)
-    used = [0] * len(legs)
-    n_buy = sum(1 for leg in legs if leg.side == "BUY")
-    done_e = done_c = 0  # levels fully consumed: all legs / buy legs
+    bps = limits.margin_bps
+    se = settle * scale + sum(c.se for c in cursors)
+    sc = (scale if settle < 0 else 0) + sum(c.sc for c in cursors)
+    n_levels, n_buy = len(cursors), sum(c.buy for c in cursors)  # (leg, level) pairs filled
     pos = edge = cap = best = 0
     while pos < upper:
-        if any(i >= len(w) for i, w in zip(idx, walks, strict=True)):
-            break  # some leg's depth is exhausted
-        seg = min(upper - pos, *(w[i][1] - u for w, i, u in zip(walks, idx, used, strict=True)))
-        se, sc = _slopes(legs, walks, idx, settle, scale)
-        slack_e = (done_e + len(legs)) * ROUNDING_SLACK_MICROS * scale
-        slack_c = (done_c + n_buy) * scale
-        e0, c0 = edge - slack_e, cap + slack_c
+        seg = upper - pos
+        for c in cursors:
+            seg = min(seg, c.left)
+        e0 = edge - n_levels * ROUNDING_SLACK_MICROS * scale
+        c0 = cap + n_buy * scale
         # Constraints on d in [1, seg]: e0 + se*d >= 1, BPS*(e0+se*d) - bps*(c0+sc*d) >= 0,
         # cap_limit - (c0 + sc*d) >= 0; each is linear, so the set is an interval.
-        g0, gs = BPS * e0 - limits.margin_bps * c0, BPS * se - limits.margin_bps * sc
+        g0, gs = BPS * e0 - bps * c0, BPS * se - bps * sc
         lo, hi = _solve(e0 - 1, se, 1, seg)
         lo, hi = _solve(g0, gs, lo, hi)
         if cap_limit is not None:
@@ -143,37 +176,20 @@ def largest_size(
             break
         if cap_limit is not None and c0 + sc * seg > cap_limit:
             break
-        for k, leg in enumerate(legs):
-            used[k] += seg
-            if used[k] == walks[k][idx[k]][1]:
-                idx[k], used[k] = idx[k] + 1, 0
-                done_e += 1
-                done_c += leg.side == "BUY"
+        for c in cursors:
+            c.left -= seg
+            if c.left == 0:
+                se, sc = se - c.se, sc - c.sc
+                if not c.advance():
+                    return best  # this leg's depth is exhausted
+                se, sc = se + c.se, sc + c.sc
+                n_levels, n_buy = n_levels + 1, n_buy + c.buy
     return best
 
 
 def _upper(limits: Limits) -> int:
     upper = 1 << 62 if limits.max_size_micros is None else max(0, limits.max_size_micros)
     return upper // STEP_MICROS * STEP_MICROS
-
-
-def _slopes(
-    legs: Sequence[LegSpec], walks: Sequence[Sequence[tuple[int, int]]], idx: Sequence[int],
-    settle: int, scale: int,
-) -> tuple[int, int]:
-    """Edge and capital per micro-share at the current levels, times scale."""
-    pscale = scale // MICROS
-    se = settle * scale
-    sc = scale if settle < 0 else 0
-    for k, leg in enumerate(legs):
-        price = walks[k][idx[k]][0]
-        fee = leg.fee.fee_per_share_numerator(price) * (scale // leg.fee.denominator)
-        if leg.side == "BUY":
-            se -= price * pscale + fee
-            sc += price * pscale
-        else:
-            se += price * pscale - fee
-    return se, sc
 
 
 def _solve(a: int, b: int, lo: int, hi: int) -> tuple[int, int]:
@@ -187,15 +203,13 @@ def _solve(a: int, b: int, lo: int, hi: int) -> tuple[int, int]:
     return lo, hi
 
 
-def evaluate(
-    legs: Sequence[LegSpec], walks: Sequence[Sequence[tuple[int, int]]], settle: int, size: int
-) -> Sized:
+def evaluate(legs: Sequence[LegSpec], settle: int, size: int) -> Sized:
     """Rounded amounts of taking `size` micro-shares on every leg (size within every depth)."""
     out: list[Leg] = []
     buy_total = sell_total = fees = 0
     any_buy = False
-    for leg, walk in zip(legs, walks, strict=True):
-        res = _walk_leg(leg, walk, size)
+    for leg in legs:
+        res = _walk_leg(leg, size)
         out.append(res)
         fees += res.fee_micros
         if leg.side == "BUY":
@@ -211,18 +225,21 @@ def evaluate(
     )
 
 
-def _walk_leg(leg: LegSpec, walk: Sequence[tuple[int, int]], size: int) -> Leg:
+def _walk_leg(leg: LegSpec, size: int) -> Leg:
     left = size
     notional = fee = worst = 0
-    for price, avail in walk:
-        if left <= 0:
+    buy = leg.side == "BUY"
+    for price, avail in leg.levels:
+        if left <= 0 or not 0 < price < MICROS:
             break
+        if avail <= 0:
+            continue
         take = min(left, avail)
         left -= take
         worst = price
         fee += leg.fee.fee_micros(take, price)
         # Costs round up, proceeds round down (rule 2).
-        notional += -(-price * take // MICROS) if leg.side == "BUY" else price * take // MICROS
+        notional += -(-price * take // MICROS) if buy else price * take // MICROS
     if left > 0:
         raise ValueError(f"size {size} exceeds the depth of {leg.token_id}")
     return Leg(
