@@ -85,6 +85,6 @@ def expected_fill(rec: OrderRecord, ev: OrderAccepted) -> int | None:
     SELL. Without both amounts, a FOK is all-or-nothing (its size) and a FAK stays unknown.
     """
     shares = ev.taking_amount_micros if rec.side == "BUY" else ev.making_amount_micros
-    if ev.making_amount_micros and ev.taking_amount_micros and shares:
+    if (ev.making_amount_micros or 0) > 0 and (ev.taking_amount_micros or 0) > 0 and shares:
         return max(rec.expected_fill_micros or 0, min(shares, rec.size_micros))
     return rec.size_micros if rec.order_type == "FOK" else rec.expected_fill_micros

@@ -112,6 +112,10 @@ class Positions:
         """
         out = []
         for info in markets:
+            if not info.tokens:
+                out.append(ExecResult(kind="ignored", ts_ns=ts_ns,
+                                      detail=f"market {info.condition_id} has no tokens"))
+                continue
             self._register(info)
             winner = info.winning_token_id
             meta = self._s.markets[info.condition_id]
@@ -254,6 +258,14 @@ class Positions:
         """A copy of one token's position (all zero when never traded)."""
         pos = self._s.tokens.get(token_id)
         return TokenPosition() if pos is None else msgspec.structs.replace(pos)
+
+    def market_positions(self, market_id: str) -> dict[str, TokenPosition]:
+        """Copies of the positions of a market's tokens, in the market's token order."""
+        return {t: self.position(t) for t in self._tokens_of(market_id)}
+
+    def market_realized_micros(self, market_id: str) -> int:
+        """Realized P&L of one market (all days)."""
+        return sum(p.realized_micros for p in self.market_positions(market_id).values())
 
     def held_tokens(self) -> list[str]:
         """Tokens with a nonzero quantity, sorted."""

@@ -22,7 +22,9 @@ from tests.core.exec_helpers import (
     Ctx,
     StubBook,
     accepted,
+    binary,
     client_ids,
+    loaded,
     opportunity,
     rejected,
     trade,
@@ -119,6 +121,13 @@ def test_full_fill_of_pair_orders_filled_and_execution_ok() -> None:
     assert ex.consecutive_failures() == 0
     assert ex.outcome_counts() == {"failed": 0, "filled": 1, "partial": 0}
     assert step.decisions == []
+    held = ex.positions.market_positions(Y)  # no MarketsLoaded: each token its own market
+    assert held[Y].qty_micros == 10 * USD and held[Y].cost_micros == 4_500_000
+    assert ex.positions.position(N).cost_micros == 5_200_000
+    ex.handle(loaded(binary()), ctx, 6)  # registered as one market: a hedged complete set
+    assert ex.positions.locked_edge_micros() == 300_000
+    assert ex.positions.total_exposure_micros() == 0
+    assert ex.positions.market_realized_micros("0xm1") == 0
 
 
 def test_rejection_counts_with_event_time_and_fails_execution() -> None:
@@ -385,3 +394,10 @@ def test_accept_reclaims_a_venue_id_guessed_onto_another_order() -> None:
     assert third is not None and ex.orders.state_of(third) == "filled"
     assert first.venue_order_id == "" and first.status == "unknown"
     assert ex.orders.unknown_outstanding() == 1
+
+
+def test_negative_amounts_in_acceptance_do_not_finish_the_order() -> None:
+    ex, ctx = _setup(order_type="FAK")
+    ex.handle(accepted("r1-o1", "v1", making=-5, taking=-5), ctx, 2)
+    rec = ex.orders.get("r1-o1")
+    assert rec is not None and not ex.orders.is_done(rec)

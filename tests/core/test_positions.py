@@ -331,3 +331,9 @@ def test_neg_risk_basket_of_six_filled_through_execution_is_hedged() -> None:
     assert [r.kind for r in step.results] == ["resolved"] * 6
     assert ex.positions.realized_micros() == 300_000
     assert ex.positions.realized_on("2025-12-28") == 300_000
+
+
+def test_market_without_tokens_is_ignored_not_fatal() -> None:
+    pos = Positions()
+    bad = msgspec.structs.replace(binary(), tokens=())
+    assert [r.kind for r in pos.register([bad], T0)] == ["ignored"]

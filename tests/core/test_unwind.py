@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from polyarb.core.exec_common import ExecutionConfig, Step, UnwindPolicy
 from polyarb.core.execution import Execution
 from polyarb.events.decisions import CancelOrders, PlaceOrders, Unwind
-from polyarb.events.inputs import OrderCancelled, OrderOutcomeUnknown
+from polyarb.events.inputs import OrderCancelled, OrderOutcomeUnknown, OrderUpdated
 from tests.core.exec_helpers import (
     SEC,
     T0,
@@ -317,3 +317,36 @@ def test_late_duplicates_after_unwind_done_report_nothing_new() -> None:
     assert "unwind_done" in [r.kind for r in _fill(ex, ctx, "r1-o3", 6 * USD, seq=4).results]
     again = ex.handle(trade("tr1-o3", "vr1-o3", N, "BUY", 530_000, 6 * USD), ctx, 5)
     assert [r.kind for r in again.results] == ["ignored"] and again.decisions == []
+
+
+_ids = st.sampled_from(["r1-o1", "r1-o2", "r1-o3", "zz", ""])
+_vids = st.sampled_from(["vr1-o1", "vr1-o2", "v9", ""])
+_num = st.integers(-2 * USD, 20 * USD)
+_any_event = st.one_of(
+    st.builds(accepted, _ids, _vids, st.just(T0), _num | st.none(), _num | st.none()),
+    st.builds(rejected, _ids),
+    st.builds(OrderOutcomeUnknown, ts_recv_ns=st.just(T0), client_order_id=_ids,
+              reason=st.just("x")),
+    st.builds(OrderCancelled, ts_recv_ns=st.just(T0), venue_order_id=_vids,
+              client_order_id=_ids | st.none()),
+    st.builds(OrderUpdated, ts_recv_ns=st.just(T0), venue_order_id=_vids,
+              update_type=st.sampled_from(["PLACEMENT", "UPDATE", "CANCELLATION"]),
+              token_id=st.sampled_from([Y, N]), side=st.sampled_from(["BUY", "SELL"]),
+              price_micros=_num, original_size_micros=_num, size_matched_micros=_num,
+              status=st.just("LIVE")),
+    st.builds(trade, st.sampled_from(["t1", "t2", "t3"]), _vids, st.sampled_from([Y, N, "Q"]),
+              st.sampled_from(["BUY", "SELL"]), _num, _num,
+              st.sampled_from(["MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"]),
+              st.just(T0), st.integers(-1, USD)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_any_event, max_size=30))
+def test_execution_never_crashes_on_arbitrary_venue_events(events: list[Any]) -> None:
+    ex, ctx = _start(), _books()
+    for seq, ev in enumerate(events, 1):
+        ex.handle(ev, ctx, seq)
+        ex.on_tick(T0 + seq * SEC, ctx, seq)
+    assert Execution.restore(ex.snapshot(), ex.config).snapshot() == ex.snapshot()
+    assert ex.positions.total_exposure_micros() >= 0
