@@ -19,7 +19,8 @@
 #    leg a bound price (rounded to its tick toward less loss). An exit's limit is the price its
 #    walk of the book reaches, but never past the bound: if the book would lose more, the order
 #    is placed anyway AT the bound (policy.exit_order_type, GTC by default) and rests there, so
-#    the loss can never exceed the budget. The Unwind's max_loss_micros is that budget.
+#    the loss can never exceed the budget. A sell_legs Unwind's max_loss_micros is that budget;
+#    a retry_leg's is the most the retry can pay over the original limits (extra * shares).
 # 5. Sizes: retries round up and exits round down to the venue's 0.01-share grid. An exit of a
 #    BUY leg never sells more than the shares actually held (fees withheld in shares make that
 #    less than what the orders filled); an excess that is only such withheld shares counts as
