@@ -162,8 +162,10 @@ def _scan_binary(
     if sells and d0 is not None and d1 is not None and BPS * (d0 + d1) > (BPS + bps) * MICROS:
         hits.append(("complete_set_sell", plan.market_id, (b0, b1), (plan.fee, plan.fee),
                      plan.min_size_micros))
-    _scan_crossed(plan, b0, a0, d0, bps, hits)
-    _scan_crossed(plan, b1, a1, d1, bps, hits)
+    if a0 is not None and d0 is not None and d0 >= a0:  # inline: the common case is not crossed
+        _scan_crossed(plan, b0, a0, d0, bps, hits)
+    if a1 is not None and d1 is not None and d1 >= a1:
+        _scan_crossed(plan, b1, a1, d1, bps, hits)
 
 
 def _scan_crossed(
@@ -177,24 +179,30 @@ def _scan_crossed(
 def _scan_group(
     group: GroupPlan, books: Mapping[str, BookView], bps: int, sells: bool, hits: list[_Hit]
 ) -> None:
-    found: list[BookView] = []
-    asks: int | None = 0
-    bids: int | None = 0 if sells else None  # bids matter only for the sell mirror
+    asks = bids = 0
+    buy_ok, sell_ok = True, sells  # bids matter only for the sell mirror
     for tok in group.tokens:
         book = books.get(tok)
         if book is None or not book.usable:
             return  # a basket with any unusable outcome is no basket
-        found.append(book)
         ask = book.best_ask()
-        asks = asks + ask if asks is not None and ask is not None else None
-        if bids is not None:
+        if ask is None:
+            buy_ok = False
+        else:
+            asks += ask
+        if sell_ok:
             bid = book.best_bid()
-            bids = bids + bid if bid is not None else None
-    size = group.min_size_micros
-    if asks is not None and (BPS + bps) * asks < _ONE_BPS:
-        hits.append(("neg_risk_buy", group.group_id, tuple(found), group.fees, size))
-    if sells and bids is not None and BPS * bids > (BPS + bps) * MICROS:
-        hits.append(("neg_risk_sell", group.group_id, tuple(found), group.fees, size))
+            sell_ok = bid is not None
+            bids += bid or 0
+    buy_ok = buy_ok and (BPS + bps) * asks < _ONE_BPS
+    sell_ok = sell_ok and BPS * bids > (BPS + bps) * MICROS
+    if buy_ok or sell_ok:
+        found = tuple(books[tok] for tok in group.tokens)
+        size = group.min_size_micros
+        if buy_ok:
+            hits.append(("neg_risk_buy", group.group_id, found, group.fees, size))
+        if sell_ok:
+            hits.append(("neg_risk_sell", group.group_id, found, group.fees, size))
 
 
 def _size_hits(

@@ -94,7 +94,7 @@ def _resolved_no(info: MarketInfo) -> bool:
     return info.closed and win is not None and win != yes_token(info)
 
 
-def _by_key(plans: dict[str, _P]) -> list[_P]:
+def _unique_sorted(plans: dict[str, _P]) -> list[_P]:
     return [plans[k] for k in sorted(plans)]
 
 
@@ -256,21 +256,25 @@ class MarketRegistry:
     ) -> tuple[list[BinaryPlan], list[GroupPlan]]:
         """The plans of the markets and groups some tokens touch, each sorted by id.
 
-        The hot path of detection: a few dict lookups per token, no sort for a single market.
+        The hot path of detection: one dict lookup per token; repeats of the previous market
+        (a frame's YES and NO) are dropped on the fly, and only a list of several is sorted.
         """
-        markets: dict[str, BinaryPlan] = {}
-        groups: dict[str, GroupPlan] = {}
+        markets: list[BinaryPlan] = []
+        groups: list[GroupPlan] = []
         token_plan, token_groups, all_groups = self._token_plan, self._token_groups, self._groups
         for tok in token_ids:
             plan = token_plan.get(tok)
             if plan is None:
                 continue
-            markets[plan.market_id] = plan
+            if not markets or markets[-1] is not plan:
+                markets.append(plan)
             for gid in token_groups[tok]:
-                groups[gid] = all_groups[gid]
-        # Sorting only when there is something to order keeps the one-market case cheap.
-        plans = list(markets.values()) if len(markets) < 2 else _by_key(markets)
-        return plans, list(groups.values()) if len(groups) < 2 else _by_key(groups)
+                groups.append(all_groups[gid])
+        if len(markets) > 1:
+            markets = _unique_sorted({p.market_id: p for p in markets})
+        if len(groups) > 1:
+            groups = _unique_sorted({g.group_id: g for g in groups})
+        return markets, groups
 
     # -- snapshot --------------------------------------------------------------------------
 
