@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from polyarb.events import CodecError, RunStarted, decode_record
+from polyarb.events import CodecError, DayOpened, RunStarted, decode_record
 from polyarb.events.codec import split_line
 from polyarb.journal import layout, scan
 from polyarb.journal.checks import (
@@ -80,6 +80,7 @@ class Resume:
     prev: layout.Manifest | None = None  # the day before it
     segment: OpenSegment | None = None
     day_records: int = 0
+    lost_checkpoint: bool = False  # the day's last record is a day_opened whose checkpoint is cut
     report: RecoveryReport | None = None
     actions: list[str] = field(default_factory=list)
 
@@ -208,6 +209,11 @@ def _resume_segment(
         last_line = scan.last_line(path.parent / closed[-1].name) if closed else None
     if last_line is not None:
         resume.last_ts_ns = scan.ts_of_line(last_line)
+        resume.lost_checkpoint = _promises_checkpoint(last_line)
+        if resume.lost_checkpoint:
+            seq = resume.next_seq - 1
+            resume.actions.append(f"the crash cut the checkpoint that day_opened (seq {seq}) names")
+            resume.report = resume.report or RecoveryReport(file=name, last_good_seq=seq)
     hasher = scanner.hasher
     if scanner.tail:
         what = "zero-filled tail" if scanner.tail_zero else "torn tail"
@@ -249,6 +255,13 @@ def _check_open_lines(
         msg = "line is longer than the scanner's limit: not a journal record"
         raise JournalCorrupt([Problem(file=name, line=line_no, offset=offset, message=msg)])
     return last
+
+
+def _promises_checkpoint(line: bytes) -> bool:
+    if scan.kind_of_line(line) != "day_opened":
+        return False
+    record = decode_record(line)
+    return isinstance(record.event, DayOpened) and record.event.checkpoint_seq is not None
 
 
 def _note_run_id(m: layout.Manifest, line: bytes, where: Problem) -> None:

@@ -16,7 +16,15 @@ from pathlib import Path
 
 import msgspec
 
-from polyarb.events import CodecError, DayOpened, Event, RunStarted, StateCheckpoint, decode_record
+from polyarb.events import (
+    CodecError,
+    DayOpened,
+    Event,
+    JournalRecovered,
+    RunStarted,
+    StateCheckpoint,
+    decode_record,
+)
 from polyarb.journal import layout
 from polyarb.journal.checks import PREV_UNKNOWN, check_files, check_manifest
 from polyarb.journal.errors import JournalUnreadable, Problem
@@ -37,6 +45,9 @@ class VerifyReport(msgspec.Struct, kw_only=True):
         bytes: bytes read.
         problems: every problem, in journal order (at most MAX_PROBLEMS; `omitted` counts more).
         torn_tail: the torn-tail problem of the newest segment, if any (also in `problems`).
+        repairable: the problems that are crash leftovers which opening the journal for writing
+            repairs (a torn tail, an open segment listed but not created, a day directory
+            without manifest); they are also in `problems`.
     """
 
     root: str
@@ -46,17 +57,20 @@ class VerifyReport(msgspec.Struct, kw_only=True):
     bytes: int = 0
     problems: list[Problem] = msgspec.field(default_factory=list)
     torn_tail: Problem | None = None
+    repairable: list[Problem] = msgspec.field(default_factory=list)
     omitted: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problems and self.omitted == 0
 
-    def add(self, problem: Problem) -> None:
+    def add(self, problem: Problem, *, repairable: bool = False) -> None:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(problem)
         else:
             self.omitted += 1
+        if repairable:
+            self.repairable.append(problem)
 
 
 class _DayState:
@@ -105,9 +119,10 @@ def _verify_day(
     m, why = read_manifest_or_none(day_dir)
     if m is None:
         msg = str(why)
-        if newest and not on_disk:
+        leftover = newest and not on_disk and why == "manifest is missing"
+        if leftover:
             msg += " (an interrupted day roll; opening the journal for writing removes the day)"
-        report.add(Problem(file=f"{day}/{layout.MANIFEST_NAME}", message=msg))
+        report.add(Problem(file=f"{day}/{layout.MANIFEST_NAME}", message=msg), repairable=leftover)
         return PREV_UNKNOWN, None
     for problem in check_manifest(m, day, prev, newest=newest):
         report.add(problem)
@@ -116,7 +131,7 @@ def _verify_day(
         report.add(problem)
     if missing_open is not None:
         msg = "open segment listed but not created (a crash; opening for writing creates it)"
-        report.add(Problem(file=f"{day}/{missing_open}", message=msg))
+        report.add(Problem(file=f"{day}/{missing_open}", message=msg), repairable=True)
     state = _DayState(day, m, prev)
     for i, info in enumerate(m.segments):
         if (day_dir / info.name).exists():
@@ -170,7 +185,7 @@ def _check_segment_end(
         else:
             msg = f"segment ends with an incomplete line ({scanner.tail} bytes)"
         problem = Problem(file=name, line=scanner.lines + 1, offset=scanner.complete, message=msg)
-        report.add(problem)
+        report.add(problem, repairable=live)
         if live:
             report.torn_tail = problem
     if info.closed and scanner.size == info.bytes:
@@ -189,8 +204,11 @@ def _check_record(
     messages = _day_opened_problems(state, event, seq) if state.records == 1 else []
     if state.records > 1 and isinstance(event, DayOpened):
         messages.append("day_opened that is not the first record of its day")
-    if state.checkpoint_seq == seq and not isinstance(event, StateCheckpoint):
-        messages.append("day_opened names this seq as its checkpoint; it is not a state_checkpoint")
+    if state.checkpoint_seq == seq:
+        state.checkpoint_seq = None  # found
+        # journal_recovered stands in for a checkpoint a crash cut (recovery writes it)
+        if not isinstance(event, StateCheckpoint | JournalRecovered):
+            messages.append("day_opened names this seq as its checkpoint; it is not one")
     for msg in messages:
         report.add(Problem(file=name, line=line_no, seq=seq, message=msg))
     if isinstance(event, RunStarted) and event.run_id not in state.run_ids:
@@ -226,3 +244,8 @@ def _check_day_records(report: VerifyReport, state: _DayState, newest: bool) -> 
         report.add(Problem(file=where, message=msg))
     if state.records == 0 and not newest:
         report.add(Problem(file=where, message="day has no records"))
+    if state.checkpoint_seq is not None:
+        msg = f"day_opened names checkpoint seq {state.checkpoint_seq}, which is missing"
+        if newest:
+            msg += " (a crash cut it; opening the journal for writing records that)"
+        report.add(Problem(file=where, seq=state.checkpoint_seq, message=msg), repairable=newest)

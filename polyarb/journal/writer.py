@@ -147,7 +147,7 @@ class JournalWriter:
         if resume.day_records == 0:  # the crash came before the day's first record
             self._write_day_opened(resume.prev, ts)
         report = resume.report
-        if report is not None and report.bytes_dropped > 0:
+        if report is not None and (report.bytes_dropped > 0 or resume.lost_checkpoint):
             note = JournalRecovered(
                 ts_recv_ns=ts,
                 file=report.file or "",
@@ -329,9 +329,17 @@ class JournalWriter:
             prev_last_seq=None if prev is None else prev.last_seq,
             checkpoint_seq=None if checkpoint is None else seq + 1,
         )
-        self._push(encode_record(seq, opened))
+        lines = [encode_record(seq, opened)]
         if checkpoint is not None:
-            self._push(encode_record(self._take_seq(), checkpoint))
+            lines.append(encode_record(self._take_seq(), checkpoint))
+        self._push_lines(lines)
+
+    def _push_lines(self, lines: list[bytes]) -> None:
+        """Buffer lines that go to disk in the same write (day_opened and its checkpoint)."""
+        if not self._buf:
+            self._deadline = _mono() + self._batch_ns
+        self._buf.extend(lines[:-1])
+        self._push(lines[-1])
 
     def _reopen_day(self) -> None:
         """A writer restarting on the newest day's UTC day: add a segment, discard a seal."""

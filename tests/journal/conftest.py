@@ -90,11 +90,16 @@ def segment_paths(root: Path) -> list[Path]:
 
 _CRASH_SCRIPT = """
 import json, os, sys
-from polyarb.events import OrderRejected
+from polyarb.events import OrderRejected, StateCheckpoint
 from polyarb.journal import Durability, JournalWriter
 cfg = json.loads(sys.argv[1])
+def hook(at_seq):
+    return StateCheckpoint(ts_recv_ns=cfg["ts"], at_seq=at_seq, state_hash="h")
 w = JournalWriter.open(
-    cfg["root"], durability=Durability(batch_records=cfg["batch"]), segment_max_bytes=cfg["seg"]
+    cfg["root"],
+    durability=Durability(batch_records=cfg["batch"]),
+    segment_max_bytes=cfg["seg"],
+    checkpoint_hook=hook if cfg["hook"] else None,
 )
 for i in range(cfg["count"]):
     ts = cfg["ts"] + i * cfg["step"]
@@ -105,10 +110,17 @@ os._exit(0)  # a crash: no close, the day and the open segment stay open
 
 
 def write_then_crash(
-    root: Path, count: int, ts: int, step: int = SECOND_NS, seg: int = 1500, batch: int = 5
+    root: Path,
+    count: int,
+    ts: int,
+    step: int = SECOND_NS,
+    seg: int = 1500,
+    batch: int = 5,
+    hook: bool = False,
 ) -> None:
     """In a child process: open, append `count` records, fsync, and die without closing."""
     cfg = {"root": str(root), "count": count, "ts": ts, "step": step, "seg": seg, "batch": batch}
+    cfg["hook"] = hook
     subprocess.run([sys.executable, "-c", _CRASH_SCRIPT, json.dumps(cfg)], check=True)
 
 

@@ -157,9 +157,7 @@ CASES: list[Case] = [
 
 def _located(problems: list[Problem], file: str, line: int | None, seq: int | None) -> bool:
     return any(
-        p.file == file
-        and (line is None or p.line == line)
-        and (seq is None or p.seq == seq)
+        p.file == file and (line is None or p.line == line) and (seq is None or p.seq == seq)
         for p in problems
     )
 

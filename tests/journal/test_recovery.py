@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from polyarb.events import DayOpened, JournalRecovered, StateCheckpoint
 from polyarb.journal import JournalWriter, iter_records, layout, verify_journal
 
@@ -163,3 +165,26 @@ def test_recovery_open_segment_is_fsynced_and_appended_to(
         w.append(kit.sample_event("clock_tick", kit.MIDNIGHT_NS + 1))
         w.sync()
         assert os.stat(seg).st_size > before  # same file: no new segment after a crash
+
+
+@pytest.mark.parametrize("cut", ["inside the checkpoint line", "at the line boundary"])
+def test_recovery_checkpoint_cut_after_day_opened_is_journaled(
+    journal_root: Path, kit: ModuleType, cut: str
+) -> None:
+    # day_opened and its checkpoint go to disk in one write; a power loss can still cut between.
+    kit.write_then_crash(
+        journal_root, 4, kit.MIDNIGHT_NS - 2 * kit.SECOND_NS, seg=1 << 20, hook=True
+    )
+    seg = kit.segment_paths(journal_root)[-1]
+    lines = seg.read_bytes().splitlines(keepends=True)
+    assert b'"kind":"day_opened"' in lines[0] and b'"kind":"state_checkpoint"' in lines[1]
+    kept = lines[0] + (lines[1][:20] if cut.startswith("inside") else b"")
+    seg.write_bytes(kept)
+    assert not verify_journal(journal_root).ok
+    with JournalWriter.open(journal_root) as w:
+        assert w.recovered is not None and w.recovered.bytes_dropped == len(kept) - len(lines[0])
+    records = list(iter_records(journal_root, day="2025-12-27"))
+    opened, note = records[0].event, records[1].event
+    assert isinstance(opened, DayOpened) and opened.checkpoint_seq == records[1].seq
+    assert isinstance(note, JournalRecovered) and note.last_good_seq == records[0].seq
+    assert verify_journal(journal_root).ok
