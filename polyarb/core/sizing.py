@@ -3,14 +3,17 @@
 #
 # Rules:
 # 1. Sizes live on the venue's grid: 0.01 share = STEP_MICROS. Prices are micros per share.
+#    A side is walked best-first; empty levels are skipped and the walk ends at the first price
+#    outside (0, 1) (books should never hold one; if they do, nothing past it is trusted).
 # 2. Reported amounts are rounded per (leg, level) fill in our disfavour: a buy's notional rounds
 #    UP to the micro, a sell's proceeds round DOWN, each fee rounds UP to 0.00001.
 # 3. A size is accepted on a PESSIMISTIC edge: the exact edge minus ROUNDING_SLACK_MICROS for
 #    every (leg, level) it fills, and the exact capital plus 1 micro for every buy level. Every
 #    rounded amount is at least that bad, so the reported edge always clears the margin. The
-#    pessimistic criterion is concave in size (prices only worsen deeper in the book and fee
-#    schedules have rate < 1), which is what lets the walk below stop early and solve each
-#    stretch of constant prices in closed form, exactly, with integers.
+#    exact edge is concave in size (prices only worsen deeper in the book and fee schedules
+#    have rate < 1) and the slack only grows, so a constraint that fails while not rising stays
+#    failed: the walk stops there. Each stretch of constant prices is solved in closed form,
+#    exactly, with integers.
 # 4. The chosen size is the largest grid size that passes, within the depth of every leg, the
 #    size caps and the capital cap. It must also reach the minimum size, and every leg's rounded
 #    notional the minimum notional; both only grow with size, so if the largest passing size
