@@ -1,0 +1,307 @@
+# Market data state: one Book per token, fed with parsed market-channel messages, plus the
+# continuity decisions (ContinuityBroken / ContinuityRestored / FrameRejected) they cause.
+#
+# Rules:
+# 1. Pure: time arrives as `ts_recv_ns`, decisions carry the input's `cause_seq`. No clock.
+# 2. A `book` snapshot creates or replaces a token's book and starts a new epoch; if the book
+#    was broken it emits ContinuityRestored. Continuity breaks (emitting ContinuityBroken once,
+#    until the next snapshot) when, after a message is applied, the book is crossed
+#    (best bid >= best ask), the venue's reported top (price_change best_bid/best_ask of the
+#    token's last entry in the message, or a best_bid_ask event) disagrees with ours, the tick
+#    size changed (the book is also dropped), a book-changing element was rejected
+#    (BookUpdateLost), or nothing arrived for the token for too long (check_stale).
+# 3. Updates for a token with no snapshot, or whose book is broken, are counted and ignored:
+#    only a snapshot makes a book usable again.
+# 4. Only tokens whose book (or usability) changed are reported as touched, in message order
+#    without repeats; the engine re-checks only their markets. Output order never depends on
+#    hash or set order: check_stale sorts by token id.
+# 5. snapshot() is canonical (books sorted by token id, counters by name); restore() inverts it.
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, assert_never
+
+from polyarb.core.book import BROKEN, Book, apply_changes, top_disagrees
+from polyarb.core.wire_types import (
+    BestBidAsk,
+    BookSnapshot,
+    BookUpdateLost,
+    Control,
+    LastTradePrice,
+    MarketResolved,
+    NewMarket,
+    ParseResult,
+    PriceChange,
+    TickSizeChange,
+    WireMessage,
+)
+from polyarb.events.base import Decision
+from polyarb.events.decisions import ContinuityBroken, ContinuityRestored, FrameRejected
+
+Applied = tuple[tuple[str, ...], tuple[Decision, ...]]
+"""(touched token ids, decisions) returned by MarketData.apply and apply_frame."""
+
+_NOTHING: Applied = ((), ())
+_MESSAGE_TYPES: tuple[type[WireMessage], ...] = (
+    BookSnapshot, PriceChange, TickSizeChange, LastTradePrice, BestBidAsk,
+    NewMarket, MarketResolved, Control, BookUpdateLost,
+)  # fmt: skip
+_COUNTERS = (
+    "frames", "rejects", "unknown_types", "ignored_no_snapshot", "ignored_broken",
+    "continuity_broken", "continuity_restored",
+)  # fmt: skip
+
+# Reasons carried by ContinuityBroken.
+CROSSED = "crossed"
+CROSSED_SNAPSHOT = "crossed_snapshot"
+BEST_MISMATCH = "price_change_best_mismatch"
+BEST_BID_ASK_MISMATCH = "best_bid_ask_mismatch"
+TICK_SIZE_CHANGE = "tick_size_change"
+UPDATE_LOST = "update_lost"
+STALE = "stale"
+
+
+class MarketData:
+    """Books by token id, continuity tracking and feed counters."""
+
+    __slots__ = ("_books", "_by_type", "counters")
+
+    def __init__(self) -> None:
+        self._books: dict[str, Book] = {}
+        self._by_type: dict[type, int] = dict.fromkeys(_MESSAGE_TYPES, 0)
+        self.counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
+
+    @property
+    def books(self) -> Mapping[str, Book]:
+        """Books by token id, for detection (a live view: read it, never mutate it)."""
+        return self._books
+
+    def book(self, token_id: str) -> Book | None:
+        """The token's book, or None before its first snapshot."""
+        return self._books.get(token_id)
+
+    def token_ids(self) -> list[str]:
+        """Every token with a book, sorted."""
+        return sorted(self._books)
+
+    def stats(self) -> dict[str, int]:
+        """Counters for the stats line: frames, rejects, ignored updates, messages by type."""
+        out = dict(self.counters)
+        for cls, n in self._by_type.items():
+            out["msg_" + cls.__name__] = n
+        return dict(sorted(out.items()))
+
+    # --- applying messages ----------------------------------------------------------------
+
+    def apply_frame(self, result: ParseResult, ts_recv_ns: int, cause_seq: int) -> Applied:
+        """Apply everything one parsed frame yielded; rejects become FrameRejected decisions.
+
+        Args:
+            result: parse_frame's output for one RawFrame.
+            ts_recv_ns: the frame's receive time.
+            cause_seq: the frame's journal seq.
+
+        Returns:
+            Touched token ids (frame order, no repeats) and the decisions, rejects first.
+        """
+        counters = self.counters
+        counters["frames"] += 1
+        if result.unknown:
+            counters["unknown_types"] += result.unknown
+        messages = result.messages
+        if not result.rejects and len(messages) == 1:  # the common case, kept cheap
+            msg = messages[0]
+            if type(msg) is PriceChange:
+                self._by_type[PriceChange] += 1
+                return self._price_change(msg, ts_recv_ns, cause_seq)
+            return self.apply(msg, ts_recv_ns, cause_seq)
+        decisions: list[Decision] = []
+        for reason, element in result.rejects:
+            decisions.append(
+                FrameRejected(
+                    ts_recv_ns=ts_recv_ns, cause_seq=cause_seq, reason=reason, element=element
+                )
+            )
+        counters["rejects"] += len(result.rejects)
+        touched: dict[str, None] = {}
+        for msg in messages:
+            tokens, more = self.apply(msg, ts_recv_ns, cause_seq)
+            for token in tokens:
+                touched[token] = None
+            decisions.extend(more)
+        return tuple(touched), tuple(decisions)
+
+    def apply(self, msg: WireMessage, ts_recv_ns: int, cause_seq: int) -> Applied:
+        """Apply one parsed message to the books.
+
+        Returns:
+            The token ids whose book or usability changed, and the continuity decisions.
+        """
+        self._by_type[type(msg)] += 1
+        match msg:
+            case PriceChange():
+                return self._price_change(msg, ts_recv_ns, cause_seq)
+            case BookSnapshot():
+                return self._snapshot(msg, ts_recv_ns, cause_seq)
+            case BestBidAsk():
+                return self._best_bid_ask(msg, ts_recv_ns, cause_seq)
+            case LastTradePrice():
+                return self._last_trade(msg, ts_recv_ns)
+            case TickSizeChange():
+                return self._tick_size_change(msg, ts_recv_ns, cause_seq)
+            case BookUpdateLost():
+                return self._update_lost(msg, ts_recv_ns, cause_seq)
+            case NewMarket() | MarketResolved() | Control():
+                return _NOTHING  # for the engine (registry, liveness); no book changes
+            case _:
+                assert_never(msg)
+
+    def _price_change(self, msg: PriceChange, ts: int, seq: int) -> Applied:
+        touched, failed, missing, not_live = apply_changes(
+            self._books, msg.changes, ts, msg.ts_venue_ns
+        )
+        if missing or not_live:
+            self.counters["ignored_no_snapshot"] += missing
+            self.counters["ignored_broken"] += not_live
+        if failed is None:
+            return touched, ()
+        return touched, tuple(
+            self._break(book, CROSSED if why == "crossed" else BEST_MISMATCH, ts, seq)
+            for book, why in failed
+        )
+
+    def _ignore(self, book: Book | None) -> None:
+        self.counters["ignored_no_snapshot" if book is None else "ignored_broken"] += 1
+
+    def _snapshot(self, msg: BookSnapshot, ts: int, seq: int) -> Applied:
+        token = msg.token_id
+        book = self._books.get(token)
+        if book is None:
+            book = self._books[token] = Book(token)
+        was_broken = book.state == BROKEN
+        book.replace(msg.bids, msg.asks)
+        book.last_update_ns = ts
+        book.ts_venue_ns = msg.ts_venue_ns
+        if msg.tick_size_micros is not None:
+            book.tick_size_micros = msg.tick_size_micros
+        if book.is_crossed():
+            book.break_continuity(CROSSED_SNAPSHOT)
+            if was_broken:
+                return (token,), ()
+            self.counters["continuity_broken"] += 1
+            return (token,), (self._broken(book, CROSSED_SNAPSHOT, ts, seq),)
+        if not was_broken:
+            return (token,), ()
+        self.counters["continuity_restored"] += 1
+        restored = ContinuityRestored(
+            ts_recv_ns=ts, cause_seq=seq, token_id=token, epoch=book.epoch
+        )
+        return (token,), (restored,)
+
+    def _best_bid_ask(self, msg: BestBidAsk, ts: int, seq: int) -> Applied:
+        book = self._books.get(msg.token_id)
+        if book is None:
+            self._ignore(book)
+            return _NOTHING
+        book.venue_quote = (msg.best_bid, msg.best_ask)
+        book.last_update_ns = ts
+        if not book.usable:
+            return _NOTHING
+        why = top_disagrees(book, msg.best_bid, msg.best_ask)
+        if why is None:
+            return _NOTHING
+        reason = CROSSED if why == "crossed" else BEST_BID_ASK_MISMATCH
+        return (book.token_id,), (self._break(book, reason, ts, seq),)
+
+    def _last_trade(self, msg: LastTradePrice, ts: int) -> Applied:
+        book = self._books.get(msg.token_id)
+        if book is None:
+            self._ignore(book)
+            return _NOTHING
+        book.last_trade = (msg.price_micros, msg.size_micros, msg.side, msg.ts_venue_ns)
+        book.last_update_ns = ts
+        return _NOTHING
+
+    def _tick_size_change(self, msg: TickSizeChange, ts: int, seq: int) -> Applied:
+        book = self._books.get(msg.token_id)
+        if book is None:
+            self._ignore(book)
+            return _NOTHING
+        was_live = book.usable
+        book.drop(TICK_SIZE_CHANGE)
+        book.tick_size_micros = msg.new_tick_micros
+        book.last_update_ns = ts
+        if not was_live:
+            return (book.token_id,), ()
+        self.counters["continuity_broken"] += 1
+        return (book.token_id,), (self._broken(book, TICK_SIZE_CHANGE, ts, seq),)
+
+    def _update_lost(self, msg: BookUpdateLost, ts: int, seq: int) -> Applied:
+        touched: list[str] = []
+        decisions: list[Decision] = []
+        for token in msg.token_ids:
+            book = self._books.get(token)
+            if book is not None and book.usable:
+                touched.append(token)
+                decisions.append(self._break(book, UPDATE_LOST, ts, seq))
+        return tuple(touched), tuple(decisions)
+
+    def _break(self, book: Book, reason: str, ts: int, seq: int) -> ContinuityBroken:
+        book.break_continuity(reason)
+        self.counters["continuity_broken"] += 1
+        return self._broken(book, reason, ts, seq)
+
+    @staticmethod
+    def _broken(book: Book, reason: str, ts: int, seq: int) -> ContinuityBroken:
+        return ContinuityBroken(
+            ts_recv_ns=ts, cause_seq=seq, token_id=book.token_id, epoch=book.epoch, reason=reason
+        )
+
+    # --- staleness ------------------------------------------------------------------------
+
+    def check_stale(self, now_ns: int, max_silence_ns: int, cause_seq: int) -> list[Decision]:
+        """Break continuity of live books that heard nothing for longer than max_silence_ns.
+
+        Args:
+            now_ns: the ts_recv_ns of the ClockTick (event time, never the wall clock).
+            max_silence_ns: longest allowed gap since the token's last message.
+            cause_seq: the ClockTick's journal seq.
+
+        Returns:
+            One ContinuityBroken (reason "stale") per newly stale book, sorted by token id.
+        """
+        cutoff = now_ns - max_silence_ns
+        stale = [
+            token
+            for token, book in self._books.items()
+            if book.usable and book.last_update_ns is not None and book.last_update_ns < cutoff
+        ]
+        return [self._break(self._books[t], STALE, now_ns, cause_seq) for t in sorted(stale)]
+
+    # --- canonical state ------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Canonical JSON-able state: books sorted by token id, counters sorted by name."""
+        books = self._books
+        return {
+            "books": [books[token].snapshot() for token in sorted(books)],
+            "counters": dict(sorted(self.counters.items())),
+            "messages": dict(sorted((c.__name__, n) for c, n in self._by_type.items())),
+        }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> MarketData:
+        """Rebuild from snapshot() output."""
+        store = cls()
+        for book_data in data["books"]:
+            book = Book.restore(book_data)
+            store._books[book.token_id] = book
+        for name, value in data["counters"].items():
+            store.counters[name] = int(value)
+        by_name = {c.__name__: c for c in _MESSAGE_TYPES}
+        for name, value in data["messages"].items():
+            store._by_type[by_name[name]] = int(value)
+        return store
+
+
+__all__ = ["Applied", "MarketData"]
