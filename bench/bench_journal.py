@@ -41,27 +41,23 @@ def frames(n: int, rng: random.Random) -> list[str]:
     """Text frames shaped like the market channel's price_change (one to three changes)."""
     out = []
     for _ in range(n):
-        changes = ",".join(
-            '{"asset_id":"%d","price":"0.%02d","size":"%d.%d","side":"%s","hash":"0x%040x",'
-            '"best_bid":"0.%02d","best_ask":"0.%02d"}'
-            % (
-                rng.getrandbits(250),
-                rng.randrange(1, 99),
-                rng.randrange(1, 10**5),
-                rng.randrange(10),
-                rng.choice(["BUY", "SELL"]),
-                rng.getrandbits(160),
-                rng.randrange(1, 50),
-                rng.randrange(50, 99),
-            )
-            for _ in range(rng.randrange(1, 3))
-        )
+        changes = ",".join(_change(rng) for _ in range(rng.randrange(1, 3)))
         market = f"0x{rng.getrandbits(256):064x}"
         out.append(
             f'{{"event_type":"price_change","market":"{market}","price_changes":[{changes}],'
             f'"timestamp":"{1766800000000 + rng.randrange(10**6)}"}}'
         )
     return out
+
+
+def _change(rng: random.Random) -> str:
+    side = rng.choice(["BUY", "SELL"])
+    return (
+        f'{{"asset_id":"{rng.getrandbits(250)}","price":"0.{rng.randrange(1, 99):02d}",'
+        f'"size":"{rng.randrange(1, 10**5)}.{rng.randrange(10)}","side":"{side}",'
+        f'"hash":"0x{rng.getrandbits(160):040x}","best_bid":"0.{rng.randrange(1, 50):02d}",'
+        f'"best_ask":"0.{rng.randrange(50, 99):02d}"}}'
+    )
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -124,7 +120,7 @@ def row(name: str, count: int, seconds: float, nbytes: int, base: float | None) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temp dir)")
+    parser.add_argument("--dir", type=Path, default=None, help="where to write (default: tmp)")
     args = parser.parse_args()
     n = args.events
     work = Path(tempfile.mkdtemp(dir=args.dir, prefix="bench-journal-"))
@@ -153,30 +149,34 @@ def run(work: Path, n: int) -> None:
     row("codec only: encode_raw_frame", n, codec_fr, 0, None)
     for policy in ("none", "batch", "always"):
         count = n if policy != "always" else max(1, n // 100)
+        scale = count / n
         root = work / f"journal-{policy}"
-        durability = Durability(policy=policy)  # type: ignore[arg-type]
+        durability = Durability(policy=policy)
         print(f"policy {policy} ({count:,} records each; ratio vs bare f.write, then vs codec):")
         t_ev = append_events(root, durability, events[:count])
         size_ev = journal_bytes(root)
         t_fr = append_frames(root, durability, data[:count])
         size_fr = journal_bytes(root) - size_ev
-        scale = count / n
         row("append(small event)", count, t_ev, size_ev, base_ev * scale)
         row("  vs codec only", count, t_ev, 0, codec_ev * scale)
         row("append_raw_frame(text frame)", count, t_fr, size_fr, base_fr * scale)
         row("  vs codec only", count, t_fr, 0, codec_fr * scale)
-        records = 0
+        read_back(root)
 
-        def read() -> None:
-            nonlocal records
-            records = sum(1 for _ in iter_records(root))
 
-        t_read = timed(read)
-        lines = [ln for p in sorted(root.rglob("seg-*.ndjson")) for ln in p.open("rb")]
-        t_decode = timed(lambda: [decode_record(ln) for ln in lines])
-        row("iter_records (read back, typed)", records, t_read, journal_bytes(root), None)
-        row("  vs decode_record over lines", records, t_read, 0, t_decode)
+def read_back(root: Path) -> None:
+    records = 0
 
+    def read() -> None:
+        nonlocal records
+        records = sum(1 for _ in iter_records(root))
+
+    t_read = timed(read)
+    paths = sorted(root.rglob("seg-*.ndjson"))
+    lines = [ln for p in paths for ln in p.read_bytes().splitlines(keepends=True)]
+    t_decode = timed(lambda: [decode_record(ln) for ln in lines])
+    row("iter_records (read back, typed)", records, t_read, journal_bytes(root), None)
+    row("  vs decode_record over lines", records, t_read, 0, t_decode)
 
 if __name__ == "__main__":
     main()
