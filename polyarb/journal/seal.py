@@ -14,6 +14,9 @@
 #    replaces it.
 # 5. Sealing a sealed day returns the recorded SealInfo when the file still matches it; a
 #    mismatching file is an error (delete it to re-seal), never silently replaced.
+# 6. Only the newest day of a root can change after it is closed (a writer restarting within the
+#    same UTC day reopens it and drops its seal), so sealing the newest day holds the writer lock
+#    throughout; older days never change and are sealed without it, next to a running writer.
 from __future__ import annotations
 
 import hashlib
@@ -24,13 +27,15 @@ import duckdb
 import msgspec
 
 from polyarb.journal import layout
+from polyarb.journal.errors import JournalError, JournalLocked
+from polyarb.journal.lock import WriterLock
 from polyarb.reports import scan
 from polyarb.reports.schema import quote_str
 
 _CHUNK = 1 << 20
 
 
-class SealError(Exception):
+class SealError(JournalError):
     """A day that cannot be sealed (open, empty, corrupt, or a mismatching existing copy)."""
 
 
@@ -45,9 +50,26 @@ def seal_day(day_dir: Path) -> layout.SealInfo:
 
     Raises:
         SealError: the day is not closed, has no records, a segment does not match the manifest
-            or holds a bad line, the copy fails verification, or an existing copy does not
-            match its seal record.
+            or holds a bad line, the copy fails verification, an existing copy does not match
+            its seal record, or it is the newest day and a writer holds the journal.
     """
+    root = day_dir.parent
+    if layout.list_days(root)[-1:] != [day_dir.name]:
+        return _seal(day_dir)
+    try:
+        lock = WriterLock.acquire(root)
+    except JournalLocked as exc:
+        raise SealError(
+            f"{day_dir.name} is the newest day and {exc}; a restarting writer could reopen it, "
+            "so seal it when no writer runs or once a later day exists"
+        ) from exc
+    try:
+        return _seal(day_dir)
+    finally:
+        lock.release()
+
+
+def _seal(day_dir: Path) -> layout.SealInfo:
     manifest = _closed_manifest(day_dir)
     existing = _existing_seal(day_dir, manifest)
     if existing is not None:

@@ -1,0 +1,141 @@
+# DuckDB views over one or more journal roots: `events`, one view per kind, `journal_sources`.
+#
+# Rules:
+# 1. Views, not copies: every query re-reads the files, so a live writer's newly completed lines
+#    are seen. The set of files is fixed when the connection is opened; reopen to pick up new
+#    segments, new days or newly sealed days.
+# 2. `events` has the stored columns (schema.py: envelope, every kind's fields, crc) plus
+#    `shard`, the journal root a row came from: seqs are unique within one root only, so
+#    (shard, seq) is the key when several roots (shards) are unioned.
+# 3. A kind view (named by its kind tag) has seq, ts_recv_ns, v, that kind's fields and shard.
+#    It fills in defaults the journal omitted (fee_micros 0, trader_side 'TAKER', ...) and casts
+#    Decimal fields to DECIMAL(38,18); `events` shows the lines as stored (omitted -> NULL).
+# 4. JSON columns hold each value re-serialized compactly by DuckDB (semantically the same JSON;
+#    1.50 reads back as 1.5). The exact bytes of a frame are in the segments.
+# 5. Integer columns are BIGINT: multiply micros in HUGEINT (`CAST(size_micros AS HUGEINT) *
+#    price_micros`) so a product cannot overflow.
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import duckdb
+
+from polyarb.reports import scan
+from polyarb.reports.schema import SHARD, Field, journal_schema, quote_ident, quote_str
+from polyarb.reports.sources import DaySource, JournalQueryError, plan_roots
+
+EVENTS_VIEW = "events"
+SOURCES_TABLE = "journal_sources"
+
+
+def open_journal_db(
+    roots: Path | Sequence[Path],
+    *,
+    days: Iterable[str | dt.date] | None = None,
+    use_sealed: bool = True,
+) -> duckdb.DuckDBPyConnection:
+    """Open an in-memory DuckDB with views over the journal(s) under `roots`.
+
+    Sealed days are read from their `sealed.parquet`, the others from their NDJSON segments
+    (one source per day: no record counted twice). Segments a writer is still appending to may
+    end in a half-written line, which is ignored.
+
+    Args:
+        roots: one journal root, or several (shards) to union.
+        days: only these UTC days (`YYYY-MM-DD` or dates); each must exist in some root.
+        use_sealed: read sealed days from `sealed.parquet` (false: from their segments, the
+            source of truth; for audits of a copy and for benchmarks).
+
+    Returns:
+        A connection with the views `events`, one per kind in polyarb.events.ALL_KINDS, and the
+        table `journal_sources` (shard, day, source, files, records) saying what is read.
+
+    Raises:
+        JournalQueryError: a root that does not exist or holds no days, a requested day that is
+            in no root, or an inconsistent day directory.
+        SchemaError: the event vocabulary cannot be mapped to columns.
+    """
+    root_list = [roots] if isinstance(roots, Path) else list(roots)
+    plans = plan_roots([Path(r).resolve() for r in root_list], days, use_sealed=use_sealed)
+    con = duckdb.connect(":memory:")
+    try:
+        _create_sources_table(con, plans)
+        con.execute(f"CREATE VIEW {EVENTS_VIEW} AS {events_sql(con, plans)}")
+        for kind, fields in journal_schema().kinds.items():
+            con.execute(f"CREATE VIEW {quote_ident(kind)} AS {kind_view_sql(kind, fields)}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def events_sql(con: duckdb.DuckDBPyConnection, plans: Sequence[DaySource]) -> str:
+    """The `events` query: a UNION ALL of at most three scans per shard, plus `shard`."""
+    parts: list[str] = []
+    for shard in dict.fromkeys(p.shard for p in plans):  # roots in the order given
+        mine = [p for p in plans if p.shard == shard]
+        parquet = [p.parquet for p in mine if p.parquet is not None]
+        closed = [f for p in mine for f in p.closed]
+        open_ = [f for p in mine for f in p.open]
+        if parquet:
+            _check_parquet_footers(con, mine)
+            parts.append(scan.with_shard(scan.parquet_select(con, parquet), shard))
+        if closed:
+            parts.append(scan.with_shard(scan.segments_select(closed), shard))
+        if open_:
+            parts.append(scan.with_shard(scan.open_segments_select(open_), shard))
+    if not parts:
+        parts.append(scan.with_shard(scan.empty_select(), ""))
+    return "\nUNION ALL\n".join(parts)
+
+
+def _check_parquet_footers(con: duckdb.DuckDBPyConnection, plans: Sequence[DaySource]) -> None:
+    # Row counts and seq min/max are in the footers, so this is cheap; a copy that disagrees with
+    # its seal record (truncated, swapped with another day's) must not be reported from.
+    sealed = [(p.parquet, p.seal) for p in plans if p.parquet is not None and p.seal is not None]
+    files = scan.file_list([path for path, _ in sealed])
+    stats = {
+        row[0]: tuple(row[1:])
+        for row in con.execute(
+            "SELECT file_name, sum(num_values), min(CAST(stats_min_value AS BIGINT)), "
+            f"max(CAST(stats_max_value AS BIGINT)) FROM parquet_metadata({files}) "
+            "WHERE path_in_schema = 'seq' GROUP BY file_name"
+        ).fetchall()
+    }
+    for path, seal in sealed:
+        got = stats.get(str(path))
+        if got != (seal.records, seal.first_seq, seal.last_seq):
+            raise JournalQueryError(
+                f"{path}: (rows, first seq, last seq) {got} but the seal record says "
+                f"{(seal.records, seal.first_seq, seal.last_seq)}; delete the file (the segments "
+                "are the source of truth) or seal the day again"
+            )
+
+
+def kind_view_sql(kind: str, fields: Sequence[Field]) -> str:
+    """The query of one kind's view over `events` (see rule 3)."""
+    cols = ["seq", "ts_recv_ns", "v"]
+    for f in fields:
+        name = quote_ident(f.name)
+        expr = name if f.view_type == f.stored_type else f"CAST({name} AS {f.view_type})"
+        if f.default_sql is not None:
+            expr = f"COALESCE({expr}, {f.default_sql})"
+        cols.append(f"{expr} AS {name}")
+    cols.append(quote_ident(SHARD))
+    return f"SELECT {', '.join(cols)} FROM {EVENTS_VIEW} WHERE kind = {quote_str(kind)}"
+
+
+def _create_sources_table(con: duckdb.DuckDBPyConnection, plans: Sequence[DaySource]) -> None:
+    con.execute(
+        f"CREATE TABLE {SOURCES_TABLE} (shard VARCHAR, day VARCHAR, source VARCHAR, "
+        "files VARCHAR[], records BIGINT)"
+    )
+    rows = [(p.shard, p.day, p.kind, [str(f) for f in _files(p)], p.records) for p in plans]
+    if rows:
+        con.executemany(f"INSERT INTO {SOURCES_TABLE} VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def _files(plan: DaySource) -> tuple[Path, ...]:
+    return (plan.parquet,) if plan.parquet is not None else plan.closed + plan.open
