@@ -4,8 +4,8 @@
 # the writer's own counters; no timing assertions (durability tests use batch_ms 0 or huge).
 from __future__ import annotations
 
+import errno
 import hashlib
-import os
 import stat
 from pathlib import Path
 from types import ModuleType
@@ -32,6 +32,7 @@ from polyarb.journal import (
     layout,
     verify_journal,
 )
+from polyarb.journal.segment import SegmentFile
 
 USER_KINDS = sorted(k for k in ALL_KINDS if k != "day_opened")
 PLAIN_KINDS = [k for k in USER_KINDS if ALL_KINDS[k].ROLE != "journal"]
@@ -325,20 +326,51 @@ def test_writer_open_and_close_without_records_creates_no_day(journal_root: Path
     assert report.ok and report.records == 0
 
 
-def test_writer_failed_write_refuses_further_appends(journal_root: Path, kit: ModuleType) -> None:
+def test_writer_failed_write_refuses_further_appends(
+    journal_root: Path, kit: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     w = JournalWriter.open(journal_root, durability=Durability(policy="none"))
     w.append(kit.sample_event("clock_tick", kit.MIDNIGHT_NS))
     w.sync()
-    os.close(w._seg._fd)  # type: ignore[union-attr]  # the disk goes away under the writer
-    with pytest.raises(OSError):
-        w.append(kit.sample_event("clock_tick", kit.MIDNIGHT_NS))
+
+    def disk_full(self: SegmentFile, data: bytes, records: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(SegmentFile, "write", disk_full)
+    w.append(kit.sample_event("clock_tick", kit.MIDNIGHT_NS))
+    with pytest.raises(OSError, match="No space"):
         w.sync()
-    with pytest.raises(JournalClosed):
+    with pytest.raises(JournalClosed, match="failed earlier"):
         w.append(kit.sample_event("clock_tick", kit.MIDNIGHT_NS))
-    w._seg._fd = -1  # type: ignore[union-attr]  # already closed above
+    with pytest.raises(JournalClosed):
+        w.sync()
+    w.close()  # releases the lock without touching the manifest: the journal looks crashed
+    monkeypatch.undo()
+    with JournalWriter.open(journal_root) as again:
+        assert again.next_seq == 3  # the record that never reached the disk was not durable
+
+
+def test_writer_failed_day_roll_refuses_further_appends(
+    journal_root: Path, kit: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = JournalWriter.open(journal_root)
+    w.append(kit.sample_event("clock_tick", kit.MIDNIGHT_NS))
+
+    def read_only_fs(day_dir: Path, manifest: layout.Manifest) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(layout, "write_manifest", read_only_fs)
+    tomorrow = kit.MIDNIGHT_NS + 86_400 * kit.SECOND_NS
+    with pytest.raises(OSError, match="Read-only"):
+        w.append(kit.sample_event("clock_tick", tomorrow))
+    with pytest.raises(JournalClosed):
+        w.append(kit.sample_event("clock_tick", tomorrow))
     w.close()
-    with JournalWriter.open(journal_root) as again:  # the next open recovers from the disk
+    monkeypatch.undo()
+    with JournalWriter.open(journal_root) as again:  # the first day was fsynced before the roll
         assert again.next_seq == 3
+        again.append(kit.sample_event("clock_tick", tomorrow))
+    assert verify_journal(journal_root).ok
 
 
 def test_writer_orders_rejected_example_matches_the_documented_line(journal_root: Path) -> None:
