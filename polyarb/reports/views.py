@@ -62,9 +62,13 @@ def open_journal_db(
     con = duckdb.connect(":memory:")
     try:
         _create_sources_table(con, plans)
-        con.execute(f"CREATE VIEW {EVENTS_VIEW} AS {events_sql(con, plans)}")
+        # Kind views are bound against a typed, empty stand-in for `events`, which is then
+        # replaced: DuckDB re-binds a view's query each time it runs, and binding every view over
+        # the real file scans costs ~1 ms per file each (3 s for 84 segments).
+        con.execute(f"CREATE VIEW {EVENTS_VIEW} AS {scan.with_shard(scan.empty_select(), '')}")
         for kind, fields in journal_schema().kinds.items():
             con.execute(f"CREATE VIEW {quote_ident(kind)} AS {kind_view_sql(kind, fields)}")
+        con.execute(f"CREATE OR REPLACE VIEW {EVENTS_VIEW} AS {events_sql(con, plans)}")
     except BaseException:
         con.close()
         raise
