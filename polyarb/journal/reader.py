@@ -90,7 +90,7 @@ def _lines(
             expect = info.last_seq + 1
             continue
         expect = info.first_seq
-        scanner = LineScanner(seg.path)
+        scanner = LineScanner(seg.path, missing_ok=seg.live)
         for line_no, offset, line in scanner:
             seq = _seq_of(line)
             if seq != expect or (check and seq >= from_seq):

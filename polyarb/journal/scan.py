@@ -32,8 +32,9 @@ class LineScanner:
     `sha256` (over every byte read, when `hash_all`).
     """
 
-    def __init__(self, path: Path, *, hash_all: bool = False) -> None:
+    def __init__(self, path: Path, *, hash_all: bool = False, missing_ok: bool = False) -> None:
         self.path = path
+        self.missing_ok = missing_ok  # a live writer may delete an empty open segment at close
         self.size = 0
         self.complete = 0
         self.tail = 0
@@ -46,43 +47,47 @@ class LineScanner:
     def sha256(self) -> str | None:
         return None if self.hasher is None else self.hasher.hexdigest()
 
-    def __iter__(self) -> Iterator[tuple[int, int, bytes]]:
-        line_no = 1
-        offset = 0
-        partial: list[bytes] = []  # pieces of the line being assembled
-        partial_len = 0
-        zero = True
-        hasher = self.hasher
-        with open(self.path, "rb") as f:
+    def _chunks(self) -> Iterator[bytes]:
+        try:
+            f = open(self.path, "rb")  # noqa: SIM115 (closed below; a missing file may be fine)
+        except FileNotFoundError:
+            if not self.missing_ok:
+                raise
+            return
+        with f:
             while chunk := f.read(CHUNK):
                 self.size += len(chunk)
-                if hasher is not None:
-                    hasher.update(chunk)
-                pieces = chunk.split(b"\n")
-                for piece in pieces[:-1]:
-                    length = partial_len + len(piece) + 1
-                    if length > MAX_LINE + 1:
-                        self.overlong.append((line_no, offset))
-                    elif partial:
-                        partial.append(piece)
-                        yield line_no, offset, b"".join(partial) + b"\n"
-                    else:
-                        yield line_no, offset, piece + b"\n"
-                    partial.clear()
-                    partial_len = 0
-                    zero = True
-                    line_no += 1
-                    offset += length
-                rest = pieces[-1]
-                if rest:
-                    if partial_len <= MAX_LINE:
-                        partial.append(rest)
-                    partial_len += len(rest)
-                    zero = zero and rest.count(0) == len(rest)
-        self.complete = offset
-        self.tail = partial_len
+                if self.hasher is not None:
+                    self.hasher.update(chunk)
+                yield chunk
+
+    def __iter__(self) -> Iterator[tuple[int, int, bytes]]:
+        line_no, offset = 1, 0
+        partial: list[bytes] = []  # pieces of the line being assembled
+        partial_len, zero = 0, True
+        for chunk in self._chunks():
+            pieces = chunk.split(b"\n")
+            for piece in pieces[:-1]:
+                length = partial_len + len(piece) + 1
+                if length > MAX_LINE + 1:
+                    self.overlong.append((line_no, offset))
+                elif partial:
+                    partial.append(piece)
+                    yield line_no, offset, b"".join(partial) + b"\n"
+                else:
+                    yield line_no, offset, piece + b"\n"
+                partial.clear()
+                partial_len, zero = 0, True
+                line_no += 1
+                offset += length
+            rest = pieces[-1]
+            if rest:
+                if partial_len <= MAX_LINE:  # beyond it the line is only counted, never held
+                    partial.append(rest)
+                partial_len += len(rest)
+                zero = zero and rest.count(0) == len(rest)
+        self.complete, self.tail, self.lines = offset, partial_len, line_no - 1
         self.tail_zero = zero and partial_len > 0
-        self.lines = line_no - 1
 
 
 def last_line(path: Path) -> bytes | None:
