@@ -250,9 +250,16 @@ def apply_changes(
     for book, best_bid, best_ask in touched.values():
         book.last_update_ns = ts_recv_ns
         book.ts_venue_ns = ts_venue_ns
-        why = top_disagrees(book, best_bid, best_ask)
-        if why is not None:
-            failed = [*(failed or ()), (book, why)]
+        # top_disagrees, inlined: this runs once per touched book on every price_change.
+        bids, asks = book._bid_prices, book._ask_prices
+        bid = bids[-1] if bids else 0
+        ask = asks[0] if asks else MICROS
+        if bid >= ask:
+            failed = [*(failed or ()), (book, "crossed")]
+        elif (best_bid is not None and best_bid != bid) or (
+            best_ask is not None and best_ask != ask
+        ):
+            failed = [*(failed or ()), (book, "mismatch")]
     return tuple(touched), failed, missing, not_live
 
 

@@ -259,7 +259,9 @@ class MarketData:
 
     # --- staleness ------------------------------------------------------------------------
 
-    def check_stale(self, now_ns: int, max_silence_ns: int, cause_seq: int) -> list[Decision]:
+    def check_stale(
+        self, now_ns: int, max_silence_ns: int, cause_seq: int
+    ) -> list[ContinuityBroken]:
         """Break continuity of live books that heard nothing for longer than max_silence_ns.
 
         Args:
