@@ -132,9 +132,14 @@ class JournalWriter:
         try:
             resume = recover(path, full_check=full_check)
             writer = cls(path, lock, resume, durability, segment_max_bytes, checkpoint_hook)
-            writer._finish_recovery(resume)
         except BaseException:
             lock.release()
+            raise
+        try:
+            writer._finish_recovery(resume)
+        except BaseException as exc:
+            writer._failed = exc
+            writer.close()  # after a failure: closes files, releases the lock, touches nothing
             raise
         return writer
 
@@ -185,7 +190,13 @@ class JournalWriter:
         channel: str = "market",
         embeddable: bool | None = None,
     ) -> int:
-        """Journal one websocket frame verbatim (see codec.encode_raw_frame). Returns its seq."""
+        """Journal one websocket frame verbatim (see codec.encode_raw_frame). Returns its seq.
+
+        Raises:
+            ValueError: `channel` is not "market" or "user" (the record would not read back).
+        """
+        if channel != "market" and channel != "user":
+            raise ValueError(f"channel must be 'market' or 'user', not {channel!r}")
         if ts_recv_ns >= self._day_end:
             self._prepare(ts_recv_ns)
         seq = self._next_seq

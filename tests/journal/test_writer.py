@@ -306,6 +306,16 @@ def test_writer_raw_frames_are_kept_verbatim(journal_root: Path, kit: ModuleType
             assert event.text == frame
 
 
+def test_writer_raw_frame_with_unknown_channel_is_refused(
+    journal_root: Path, kit: ModuleType
+) -> None:
+    with JournalWriter.open(journal_root) as w:
+        with pytest.raises(ValueError, match="channel"):
+            w.append_raw_frame(kit.MIDNIGHT_NS, "x-0", "{}", channel="sports")
+        assert w.next_seq == 1
+    assert verify_journal(journal_root).ok
+
+
 def test_writer_close_is_idempotent_and_later_appends_raise(
     journal_root: Path, kit: ModuleType
 ) -> None:
