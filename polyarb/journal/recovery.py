@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -99,11 +100,12 @@ def recover(root: Path, *, full_check: bool = False) -> Resume:
     """
     resume = Resume()
     days = layout.list_days(root)
-    if days and _is_unfinished_day(root / days[-1]):
-        _remove_unfinished_day(root, days.pop(), resume.actions)
+    unfinished = days.pop() if days and _is_unfinished_day(root / days[-1]) else None
     manifests, missing_open = _check_days(root, days, full_check)
-    if manifests:
+    if manifests:  # checks everything before it repairs anything
         _resume_newest(root, days[-1], manifests, missing_open, resume)
+    if unfinished is not None:
+        _remove_unfinished_day(root, unfinished, resume.actions)
     if resume.actions:
         resume.report = _report(resume)
     return resume
@@ -164,19 +166,27 @@ def _resume_newest(
     m = manifests[-1]
     resume.manifest = m
     resume.prev = manifests[-2] if len(manifests) > 1 else None
+    resume.day_records = sum(seg.records for seg in m.segments if seg.closed)
+    resume.next_seq = _first_unclosed_seq(m, resume.prev)
+    seg = m.segments[-1] if m.segments and not m.segments[-1].closed else None
+    scanner = None
+    if seg is not None and missing_open is None:
+        scanner = LineScanner(day_dir / seg.name, hash_all=True)
+        last_line = _check_open_lines(scanner, f"{day}/{seg.name}", seg.first_seq, m)
+        _note_last_record(resume, m, day_dir, seg, scanner.lines, last_line)
+    # Everything is checked: from here on, only the documented repairs.
     tmp = day_dir / (layout.MANIFEST_NAME + ".tmp")
     if tmp.exists():
         tmp.unlink()
         resume.actions.append(f"removed {day}/{tmp.name} left by an interrupted manifest write")
-    closed = [seg for seg in m.segments if seg.closed]
-    resume.day_records = sum(seg.records for seg in closed)
-    resume.next_seq = _first_unclosed_seq(m, resume.prev)
-    if m.segments and not m.segments[-1].closed:
-        seg = m.segments[-1]
-        path = day_dir / seg.name
-        if missing_open is not None:
-            _create_missing(path, resume.actions, f"{day}/{seg.name}")
-        resume.segment = _resume_segment(root, path, seg, m, resume)
+    if seg is None:
+        return
+    path = day_dir / seg.name
+    if scanner is None:  # listed, never created
+        _create_missing(path, resume.actions, f"{day}/{seg.name}")
+        resume.segment = OpenSegment(path=path, info=seg, size=0, records=0, hasher=sha256())
+    else:
+        resume.segment = _repair_segment(path, seg, scanner, resume)
 
 
 def _first_unclosed_seq(m: layout.Manifest, prev: layout.Manifest | None) -> int:
@@ -195,27 +205,37 @@ def _create_missing(path: Path, actions: list[str], name: str) -> None:
     actions.append(f"created {name}, listed in the manifest but not created before the crash")
 
 
-def _resume_segment(
-    root: Path, path: Path, seg: layout.SegmentInfo, m: layout.Manifest, resume: Resume
-) -> OpenSegment:
-    name = f"{m.day}/{seg.name}"
-    scanner = LineScanner(path, hash_all=True)
-    last_line = _check_open_lines(scanner, name, seg.first_seq, m)
-    records = scanner.lines
+def _note_last_record(
+    resume: Resume,
+    m: layout.Manifest,
+    day_dir: Path,
+    seg: layout.SegmentInfo,
+    records: int,
+    last_line: bytes | None,
+) -> None:
+    """Seq, last timestamp and a cut checkpoint, from the open segment's last complete record."""
     resume.next_seq = seg.first_seq + records
     resume.day_records += records
     if last_line is None:  # nothing in the open segment yet: the day's previous segment
         closed = [s for s in m.segments if s.closed]
-        last_line = scan.last_line(path.parent / closed[-1].name) if closed else None
-    if last_line is not None:
-        resume.last_ts_ns = scan.ts_of_line(last_line)
-        resume.lost_checkpoint = _promises_checkpoint(last_line)
-        if resume.lost_checkpoint:
-            seq = resume.next_seq - 1
-            resume.actions.append(f"the crash cut the checkpoint that day_opened (seq {seq}) names")
-            resume.report = resume.report or RecoveryReport(file=name, last_good_seq=seq)
+        last_line = scan.last_line(day_dir / closed[-1].name) if closed else None
+    if last_line is None:
+        return
+    resume.last_ts_ns = scan.ts_of_line(last_line)
+    resume.lost_checkpoint = _promises_checkpoint(last_line)
+    if resume.lost_checkpoint:
+        seq = resume.next_seq - 1
+        resume.actions.append(f"the crash cut the checkpoint that day_opened (seq {seq}) names")
+        resume.report = RecoveryReport(file=f"{m.day}/{seg.name}", last_good_seq=seq)
+
+
+def _repair_segment(
+    path: Path, seg: layout.SegmentInfo, scanner: LineScanner, resume: Resume
+) -> OpenSegment:
+    """Truncate a torn tail (if any) and fsync; the segment to append to."""
     hasher = scanner.hasher
     if scanner.tail:
+        name = f"{path.parent.name}/{path.name}"
         what = "zero-filled tail" if scanner.tail_zero else "torn tail"
         resume.actions.append(f"truncated a {what} of {scanner.tail} bytes from {name}")
         resume.report = RecoveryReport(
@@ -226,7 +246,8 @@ def _resume_segment(
         )
         hasher = hash_file(path, scanner.complete)
     _truncate_and_sync(path, scanner.complete)
-    return OpenSegment(path=path, info=seg, size=scanner.complete, records=records, hasher=hasher)
+    size, records = scanner.complete, scanner.lines
+    return OpenSegment(path=path, info=seg, size=size, records=records, hasher=hasher)
 
 
 def _check_open_lines(
