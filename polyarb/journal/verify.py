@@ -26,7 +26,7 @@ from polyarb.events import (
     decode_record,
 )
 from polyarb.journal import layout
-from polyarb.journal.checks import PREV_UNKNOWN, check_files, check_manifest
+from polyarb.journal.checks import PREV_UNKNOWN, check_files, check_manifest, hash_file
 from polyarb.journal.errors import JournalUnreadable, Problem
 from polyarb.journal.scan import LineScanner, locate, read_manifest_or_none, segment_files
 
@@ -138,7 +138,21 @@ def _verify_day(
             live = newest and i == len(m.segments) - 1 and not info.closed
             expect = _verify_segment(report, root, state, info, expect, live)
     _check_day_records(report, state, newest)
+    _check_seal(report, day_dir, m)
     return m, expect
+
+
+def _check_seal(report: VerifyReport, day_dir: Path, m: layout.Manifest) -> None:
+    # A missing copy is harmless (queries fall back to the segments); a different one is not.
+    sealed = m.sealed
+    if sealed is None or not (path := day_dir / Path(sealed.file).name).exists():
+        return
+    if hash_file(path).hexdigest() != sealed.sha256:
+        msg = "sha256 does not match the manifest's seal record: the Parquet copy was modified"
+        report.add(Problem(file=f"{day_dir.name}/{path.name}", message=msg))
+    if not m.closed:
+        msg = "an open day has a seal record"
+        report.add(Problem(file=f"{day_dir.name}/{layout.MANIFEST_NAME}", message=msg))
 
 
 def _verify_segment(

@@ -177,3 +177,17 @@ def test_verify_undecodable_records_are_reported(one_day: Path, body: bytes, exp
         p.file == file and p.line == line_no and p.seq == 5 and expected in p.message
         for p in problems
     ), problems
+
+
+def test_verify_a_modified_parquet_copy_is_reported(one_day: Path) -> None:
+    day_dir = one_day / DAY
+    (day_dir / layout.SEALED_NAME).write_bytes(b"PAR1 pretend parquet")
+    m = layout.read_manifest(day_dir)
+    digest = hashlib.sha256(b"PAR1 pretend parquet").hexdigest()
+    m.sealed = layout.SealInfo(
+        file=layout.SEALED_NAME, first_seq=1, last_seq=31, records=31, sha256=digest
+    )
+    layout.write_manifest(day_dir, m)
+    assert verify_journal(one_day).ok
+    (day_dir / layout.SEALED_NAME).write_bytes(b"PAR1 other bytes")
+    assert any("Parquet copy was modified" in msg for msg in _messages(one_day))
