@@ -135,9 +135,11 @@ def plan_roots(
         use_sealed: read sealed days from their Parquet copy (false: from their segments).
 
     Raises:
-        JournalQueryError: a missing root, a root without days, a requested day found in no
-            root, or an inconsistent day directory (see plan_day).
+        JournalQueryError: a missing or repeated root, a root without days, a requested day
+            found in no root, or an inconsistent day directory (see plan_day).
     """
+    if len({r.resolve() for r in roots}) != len(roots):
+        raise JournalQueryError(f"a journal root is given twice: {[str(r) for r in roots]}")
     wanted = None if days is None else {_day_name(d) for d in days}
     plans: list[DaySource] = []
     found: set[str] = set()

@@ -14,9 +14,12 @@
 #    1.50 reads back as 1.5). The exact bytes of a frame are in the segments.
 # 5. Integer columns are BIGINT: multiply micros in HUGEINT (`CAST(size_micros AS HUGEINT) *
 #    price_micros`) so a product cannot overflow.
+# 6. Records are shown as journaled: a record of an older schema version (`v`) is not upcast
+#    here (polyarb.journal.iter_records does that).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -31,7 +34,7 @@ SOURCES_TABLE = "journal_sources"
 
 
 def open_journal_db(
-    roots: Path | Sequence[Path],
+    roots: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     days: Iterable[str | dt.date] | None = None,
     use_sealed: bool = True,
@@ -57,7 +60,7 @@ def open_journal_db(
             in no root, or an inconsistent day directory.
         SchemaError: the event vocabulary cannot be mapped to columns.
     """
-    root_list = [roots] if isinstance(roots, Path) else list(roots)
+    root_list = [roots] if isinstance(roots, str | os.PathLike) else list(roots)
     plans = plan_roots([Path(r).resolve() for r in root_list], days, use_sealed=use_sealed)
     con = duckdb.connect(":memory:")
     try:

@@ -247,3 +247,10 @@ def test_open_journal_db_several_roots_unions_them_by_shard(tmp_path: Path, kit:
     got = con.execute(PNL_SQL).fetchall()
     expected = python_pnl([e for _, e in a] + [e for _, e in b])
     assert [(r[0], int(r[1]), int(r[2]), r[3]) for r in got] == expected
+
+
+def test_open_journal_db_same_root_twice_raises(tmp_path: Path, kit: Any) -> None:
+    # Unioning a root with itself would count every record twice.
+    kit.write_journal(tmp_path / "j", kit.frames(2))
+    with pytest.raises(JournalQueryError, match="given twice"):
+        open_journal_db([tmp_path / "j", tmp_path / "x" / ".." / "j"])
