@@ -37,7 +37,7 @@ def price_decimals(tick_micros: int) -> int:
 
 
 def _decimals_ok(amount: int, decimals: int) -> bool:
-    return amount % 10 ** (6 - decimals) == 0
+    return bool(amount % 10 ** (6 - decimals) == 0)
 
 
 def order_terms(side: Side, maker_amount: int, taker_amount: int, order_type: OrderType,

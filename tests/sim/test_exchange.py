@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from polyarb.events.inputs import FeeSchedule
-from polyarb.sim import Exchange, OrderEvent, SimError, TickSizeChange, TradeEvent
+from polyarb.sim import Exchange, OrderEvent, SimError, TickSizeChange, Trade, TradeEvent
 from polyarb.sim import errors as E
 from tests.sim.helpers import (
     CID,
@@ -390,17 +390,23 @@ def _one_trade(fees: FeeSchedule | None = None) -> tuple[Exchange, str]:
     return ex, result.trade_ids[0]
 
 
+def _trade(ex: Exchange, trade_id: str) -> Trade:
+    trade = ex.trade(trade_id)
+    assert trade is not None
+    return trade
+
+
 def test_settlement_progresses_matched_mined_confirmed() -> None:
     ex, trade_id = _one_trade()
 
     ex.advance(3 * S - 1)
-    assert ex.trade(trade_id).status == "MATCHED"
+    assert _trade(ex, trade_id).status == "MATCHED"
     ex.advance(3 * S)
-    mined = ex.trade(trade_id)
+    mined = _trade(ex, trade_id)
     ex.advance(13 * S)
 
     assert mined.status == "MINED" and mined.transaction_hash.startswith("0x")
-    final = ex.trade(trade_id)
+    final = _trade(ex, trade_id)
     assert (final.status, final.last_update_ns) == ("CONFIRMED", 13 * S)
     events = of_kind(ex.take_events(), TradeEvent)
     assert [e.trade.status for e in events] == ["MINED", "CONFIRMED"]
@@ -411,10 +417,10 @@ def test_settlement_retry_then_mined_again() -> None:
 
     ex.retry_trade(trade_id, 2 * S)
     ex.advance(5 * S)  # the original MINED slot (3 s) is void now
-    assert ex.trade(trade_id).status == "RETRYING"
+    assert _trade(ex, trade_id).status == "RETRYING"
     ex.advance(6 * S)
 
-    assert ex.trade(trade_id).status == "MINED"
+    assert _trade(ex, trade_id).status == "MINED"
     statuses = [e.trade.status for e in of_kind(ex.take_events(), TradeEvent)]
     assert statuses == ["RETRYING", "MINED"]
 
@@ -429,10 +435,10 @@ def test_settlement_failed_reverses_balances() -> None:
     assert holdings(ex, "t") == (START, 0, 0)
     assert holdings(ex, "m") == (START - 100 * M, 100 * M, 100 * M)
     assert ex.ledger.fees.tokens.get(YES, 0) == 0
-    assert ex.trade(trade_id).status == "FAILED"
+    assert _trade(ex, trade_id).status == "FAILED"
     assert ex.problems() == []
     ex.advance(60 * S)
-    assert ex.trade(trade_id).status == "FAILED"
+    assert _trade(ex, trade_id).status == "FAILED"
 
 
 def test_settlement_fail_refused_when_tokens_spent_or_confirmed() -> None:
@@ -493,7 +499,7 @@ def test_trades_query_covers_taker_and_maker() -> None:
 
 def test_generated_ids_have_venue_shapes() -> None:
     ex, trade_id = _one_trade()
-    order_id = ex.trade(trade_id).taker_order_id
+    order_id = _trade(ex, trade_id).taker_order_id
 
     assert order_id.startswith("0x") and len(order_id) == 66
     assert [len(p) for p in trade_id.split("-")] == [8, 4, 4, 4, 12]
@@ -511,7 +517,7 @@ def test_closed_orders_forgotten_beyond_retention() -> None:
 def _script() -> list[bytes]:
     ex = exchange(fees=CRYPTO, delay_ns=0)
     ex.split("m", CID, 100 * M)
-    out = []
+    out: list[bytes] = []
     for i in range(30):
         side, token = (("BUY", YES), ("SELL", YES), ("BUY", NO))[i % 3]
         ex.place(order("m" if side == "SELL" else f"u{i % 4}", token, side,

@@ -238,7 +238,7 @@ def test_partial_fill_maker_keeps_rest_and_taker_remainder_rests() -> None:
     assert ex.balance("t2").available_micros == START - 10 * M - 15 * M  # paid 10, holds 15
 
 
-# --- trades and events ------------------------------------------------------------------------------
+# --- trades and events ---------------------------------------------------------------------
 
 
 def test_sweep_makes_one_trade_per_price_level() -> None:
