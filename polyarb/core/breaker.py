@@ -165,6 +165,10 @@ class Breaker:
         """The current state."""
         return self._m.state
 
+    def day_loss_micros(self) -> int:
+        """Realized loss counted against today's budget (>= 0), for the stats line."""
+        return max(0, self._m.pnl_base_micros - self._m.pnl_total_micros)
+
     def armed_gates(self) -> tuple[str, ...]:
         """Gates with an armed trip, in table order (diagnostics)."""
         return tuple(g for g in TRIPS if g in self._m.trips)

@@ -152,6 +152,10 @@ class Execution:
 
     # ---- counters for the breaker and stats ---------------------------------------------
 
+    def active_markets(self) -> frozenset[str]:
+        """Market (or group) ids of opportunities still executing (not settled)."""
+        return frozenset(self._s.opps[opp_id].market_id for opp_id in self._s.active)
+
     def consecutive_failures(self) -> int:
         """Failed opportunity outcomes since the last ok one."""
         return self._s.consecutive_failures

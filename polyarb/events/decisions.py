@@ -121,6 +121,13 @@ class FrameRejected(Decision, frozen=True, kw_only=True):
     element: int | None = None
 
 
+class MarketRejected(Decision, frozen=True, kw_only=True):
+    """A market in a MarketsLoaded snapshot the registry refused (bad tokens, tick, fees)."""
+
+    condition_id: str
+    reason: str
+
+
 class StateCheckpoint(JournalNote, frozen=True, kw_only=True):
     """The core's canonical state after folding every input up to `at_seq`.
 
