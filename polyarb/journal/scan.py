@@ -158,14 +158,6 @@ def locate(path: Path | str) -> tuple[Path, list[str]]:
     return p, days
 
 
-def rel(root: Path, path: Path) -> str:
-    """`path` relative to the journal root, for messages."""
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
 _TS_KEY = b'"ts_recv_ns":'
 
 
