@@ -17,6 +17,9 @@
 #    taker 17.2413), so it is rounded to the tick grid in the signer's favour: BUY down, SELL
 #    up. The order then never pays more, or receives less, than it signed for.
 # 4. Errors raise AmountsError carrying the venue's message; the server answers 400 with it.
+# 5. The server should also pass the signed collateral amount (BUY makerAmount, SELL
+#    takerAmount) as OrderRequest.amount_micros: a $1 market BUY at 0.58 signs 1.7241 shares,
+#    whose size * 0.58 is just under the $1 minimum.
 from __future__ import annotations
 
 from polyarb.events.inputs import Side

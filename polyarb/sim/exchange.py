@@ -141,8 +141,8 @@ class Exchange(Queries):
         Returns:
             success with status live/matched/delayed and what moved, or the rejection.
         """
-        market = self.markets.by_token.get(req.token_id)
-        order_id = req.order_id if req.order_id is not None else self.ids.order()
+        market = self.markets.by_token.get(req.token_id) if isinstance(req.token_id, str) else None
+        order_id = req.order_id if isinstance(req.order_id, str) else self.ids.order()
         why = self._validate(req, market, order_id, now_ns)
         if why is not None or market is None:
             code, msg = why or (E.NOT_FOUND, "")

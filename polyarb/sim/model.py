@@ -106,7 +106,10 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
 
     `order_id` is the order hash the server computed for a signed order; None lets the
     exchange derive one from its seed and counter. `expiration_s` is unix seconds (GTD only).
-    `maker_address` defaults to the account's address.
+    `maker_address` defaults to the account's address. `amount_micros` is the signed
+    collateral amount (makerAmount of a BUY, takerAmount of a SELL) when the order came
+    signed: FOK/FAK minimum-notional checks use it instead of size * price, which rounding
+    the price onto the grid (polyarb/sim/amounts.py) can leave a hair below it.
     """
 
     owner: str
@@ -119,6 +122,7 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     expiration_s: int = 0
     order_id: str | None = None
     maker_address: str | None = None
+    amount_micros: int | None = None
 
 
 class Order:

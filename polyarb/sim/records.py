@@ -20,7 +20,7 @@ from polyarb.sim.model import OrderStatus, OrderType
 PlaceStatus = Literal["live", "matched", "delayed", ""]
 
 
-class OrderView(msgspec.Struct, frozen=True, kw_only=True):
+class OrderView(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An order as /data/orders and the user channel's `order` event describe it."""
 
     id: str
@@ -41,7 +41,7 @@ class OrderView(msgspec.Struct, frozen=True, kw_only=True):
     post_only: bool = False
 
 
-class MakerFill(msgspec.Struct, frozen=True, kw_only=True):
+class MakerFill(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One maker order's part of a trade (`maker_orders[]`), in the MAKER's token and side.
 
     A maker on the other token of the market means a MINT (both BUY) or MERGE (both SELL).
@@ -59,7 +59,7 @@ class MakerFill(msgspec.Struct, frozen=True, kw_only=True):
     fee_micros: int = 0  # collateral on SELL, shares on BUY; 0 on taker-only schedules
 
 
-class Trade(msgspec.Struct, frozen=True, kw_only=True):
+class Trade(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One trade record (`/data/trades`, user-channel `trade`), from the taker's side.
 
     size/price/side/asset_id are the taker's (price = the taker's execution price, one price
@@ -98,7 +98,7 @@ class Trade(msgspec.Struct, frozen=True, kw_only=True):
         return tuple(dict.fromkeys((self.owner, *(m.owner for m in self.maker_orders))))
 
 
-class PlaceResult(msgspec.Struct, frozen=True, kw_only=True):
+class PlaceResult(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The answer to POST /order. On failure `code`/`error_msg` say why (see errors.py).
 
     making/taking are what actually moved for the taker during this call: BUY pays
@@ -116,14 +116,14 @@ class PlaceResult(msgspec.Struct, frozen=True, kw_only=True):
     trade_ids: tuple[str, ...] = ()
 
 
-class CancelResult(msgspec.Struct, frozen=True, kw_only=True):
+class CancelResult(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The answer to the cancel endpoints: `{"canceled": [...], "not_canceled": {id: why}}`."""
 
     canceled: tuple[str, ...] = ()
     not_canceled: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-class BalanceView(msgspec.Struct, frozen=True, kw_only=True):
+class BalanceView(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """GET /balance-allowance: `balance` is the total, `available` excludes open orders."""
 
     balance_micros: int
@@ -134,7 +134,8 @@ class BalanceView(msgspec.Struct, frozen=True, kw_only=True):
 # --- events -----------------------------------------------------------------------------------
 
 
-class OrderEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=True):
+class OrderEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field="kind",
+                  tag=True):
     """User channel `order`: PLACEMENT (rests), UPDATE (matched), CANCELLATION."""
 
     type: OrderUpdateType
@@ -143,14 +144,15 @@ class OrderEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", ta
     reason: str = ""  # why a cancellation happened (FOK killed, heartbeat, expiry, ...)
 
 
-class TradeEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=True):
+class TradeEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field="kind",
+                  tag=True):
     """User channel `trade`: a new trade (MATCHED) or a settlement status change."""
 
     trade: Trade
     ts_ns: int
 
 
-class LevelChange(msgspec.Struct, frozen=True, kw_only=True):
+class LevelChange(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One `price_changes[]` entry: new aggregate size at a level, and the top of book after."""
 
     asset_id: str
@@ -162,7 +164,8 @@ class LevelChange(msgspec.Struct, frozen=True, kw_only=True):
     order_id: str  # the order whose placement/cancel/match caused the change
 
 
-class PriceChange(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=True):
+class PriceChange(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field="kind",
+                  tag=True):
     """Market channel `price_change` for one market (both tokens' entries, YES then NO).
 
     `trade` is true when a match caused it: the real venue also sends `book` snapshots then.
@@ -174,7 +177,8 @@ class PriceChange(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", t
     trade: bool = False
 
 
-class LastTradePrice(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=True):
+class LastTradePrice(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field="kind",
+                  tag=True):
     """Market channel `last_trade_price`: one per token and trade bucket."""
 
     market: str
@@ -186,7 +190,8 @@ class LastTradePrice(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"
     ts_ns: int
 
 
-class TickSizeChange(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=True):
+class TickSizeChange(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field="kind",
+                  tag=True):
     """Market channel `tick_size_change` (one per token)."""
 
     market: str
@@ -196,7 +201,8 @@ class TickSizeChange(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"
     ts_ns: int
 
 
-class MarketStatusChange(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=True):
+class MarketStatusChange(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field="kind",
+                  tag=True):
     """A market stopped/started accepting orders or closed (for /markets and the server)."""
 
     market: str

@@ -6,7 +6,8 @@
 #    expiration -> price on the tick grid within [tick, 1 - tick] -> minimum size.
 # 2. Minimum size: GTC/GTD orders need the market's share minimum; FOK/FAK ("market") orders
 #    need a collateral notional of at least `min_marketable_notional_micros` instead (the
-#    venue applies a ~$1 rule to marketable orders, UNCONFIRMED in its docs).
+#    venue applies a ~$1 rule to marketable orders, UNCONFIRMED in its docs). The notional is
+#    the signed collateral amount when the server passes it, else size * price.
 # 3. GTD: `expiration_s` (unix seconds) must lie at least `gtd_threshold_ns` after now (the
 #    venue's one-minute security threshold); the order then lives until that instant. Other
 #    order types must carry expiration 0.
@@ -25,6 +26,8 @@ def _payload_ok(req: OrderRequest) -> bool:
         and type(req.price_micros) is int and type(req.size_micros) is int
         and type(req.expiration_s) is int and type(req.post_only) is bool
         and isinstance(req.owner, str) and bool(req.owner)
+        and (req.order_id is None or isinstance(req.order_id, str))
+        and (req.amount_micros is None or type(req.amount_micros) is int)
     )
 
 
@@ -50,7 +53,9 @@ def _size(req: OrderRequest, order_id: str, market: Market,
         if size < market.min_size_micros or size <= 0:
             return E.MIN_SIZE, E.min_size_msg(order_id, size, market.min_size_micros)
         return None
-    notional = max(size, 0) * req.price_micros // MICROS
+    notional = req.amount_micros
+    if notional is None:
+        notional = max(size, 0) * req.price_micros // MICROS
     if size <= 0 or notional < min_notional:
         return E.MIN_SIZE, E.min_notional_msg(order_id, notional, min_notional)
     return None

@@ -68,6 +68,19 @@ def test_place_market_order_uses_notional_minimum_not_shares() -> None:
     assert ok.status == "matched"
 
 
+def test_place_market_buy_minimum_uses_signed_amount() -> None:
+    # $1 at 0.58 signs 1.7241 shares; 1.7241 * 0.58 = 0.999978 < 1
+    ex = exchange()
+    ex.split("m", CID, 100 * M)
+    sell(ex, "m", YES, 580_000, 10 * M)
+
+    unsigned = buy(ex, "a", YES, 580_000, 1_724_100, order_type="FOK")
+    signed = buy(ex, "a", YES, 580_000, 1_724_100, order_type="FOK", amount_micros=M)
+
+    assert unsigned.code == E.MIN_SIZE
+    assert signed.status == "matched" and signed.making_amount_micros == 999_978
+
+
 @pytest.mark.parametrize("order_type", ["FOK", "FAK"])
 def test_place_post_only_with_market_type_rejected(order_type: str) -> None:
     ex = exchange()
@@ -161,9 +174,12 @@ def test_place_market_not_accepting_or_closed_rejected() -> None:
 def test_place_bad_payload_rejected() -> None:
     ex = exchange()
 
-    result = ex.place(order("a", YES, "HOLD", 500_000, 10 * M), 0)
+    bad_side = ex.place(order("a", YES, "HOLD", 500_000, 10 * M), 0)
+    bad_price = ex.place(order("a", YES, "BUY", "0.5", 10 * M), 0)
+    bad_token = ex.place(order("a", [YES], "BUY", 500_000, 10 * M), 0)
 
-    assert result.error_msg == "Invalid order payload"
+    assert bad_side.error_msg == bad_price.error_msg == "Invalid order payload"
+    assert bad_token.code == E.NOT_FOUND
 
 
 # --- order types --------------------------------------------------------------------------------
