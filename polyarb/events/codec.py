@@ -156,8 +156,9 @@ def _fits_one_line(data: bytes) -> bool:
 
 
 def _few_brackets(data: bytes) -> bool:
-    # A cheap proof of shallowness: nesting depth never exceeds the number of openers.
-    return data.count(b"[") + data.count(b"{") <= _MAX_DEPTH
+    # A cheap proof of shallowness: nesting depth never exceeds the number of openers, nor half
+    # the length (every level needs an opener and a closer), so short values need no count.
+    return len(data) <= 2 * _MAX_DEPTH or data.count(b"[") + data.count(b"{") <= _MAX_DEPTH
 
 
 def _shallow_json(data: bytes) -> bool:
@@ -169,6 +170,17 @@ def _shallow_json(data: bytes) -> bool:
     except orjson.JSONDecodeError:
         return False
     return True
+
+
+def _embeddable_line(data: bytes) -> bool:
+    # frame_is_embeddable for bytes already known to hold no CR or LF (the hot path).
+    if not data or data[0] in _JSON_SPACE or data[-1] in _JSON_SPACE:
+        return False
+    try:
+        _VALIDATOR.decode(data)
+    except _DECODE_ERRORS:
+        return False
+    return _few_brackets(data) or _shallow_json(data)
 
 
 def _cheap_checks_hold(data: bytes) -> bool:
@@ -212,23 +224,46 @@ def encode_raw_frame(
             A True hint is still checked for the cheap layout conditions (one line, no
             surrounding whitespace, bounded nesting).
     """
-    head = b'{"seq":%d,"v":%d,"kind":"raw_frame","ts_recv_ns":%d,"conn":%s' % (
-        seq,
-        _RAW_FRAME_V,
-        ts_recv_ns,
-        orjson.dumps(conn),
-    )
-    if channel != "market":
-        head += b',"channel":' + orjson.dumps(channel)
-    if isinstance(data, bytes):
+    tails = _CONN_TAILS.get((conn, channel))
+    if tails is None:
+        tails = _conn_tails(conn, channel)
+    if type(data) is not str:
         text = base64.b64encode(data).decode("ascii")
-        return _finish(head + b',"text":' + orjson.dumps(text) + b',"binary":true')
-    raw = data.encode("utf-8", "surrogatepass")
-    if embeddable is None or (embeddable and not _cheap_checks_hold(raw)):
-        embeddable = frame_is_embeddable(raw)
-    if embeddable:
-        return _finish(head + b',"frame":' + raw)
-    return _finish(head + b',"text":' + orjson.dumps(data))
+        body = _raw_head(seq, ts_recv_ns) + tails[1] + orjson.dumps(text) + b',"binary":true'
+        return body + b',"crc":"%08x"}\n' % zlib.crc32(body)
+    # Newlines are checked on the str: several times cheaper than on the encoded bytes.
+    if "\n" not in data and "\r" not in data:
+        raw = data.encode("utf-8", "surrogatepass")
+        if embeddable is None:
+            embeddable = _embeddable_line(raw)
+        elif embeddable:
+            embeddable = _cheap_checks_hold(raw)
+        if embeddable:
+            body = b'{"seq":%d,"v":%d,"kind":"raw_frame","ts_recv_ns":%d%s%s' % (
+                seq, _RAW_FRAME_V, ts_recv_ns, tails[0], raw)
+            return body + b',"crc":"%08x"}\n' % zlib.crc32(body)
+    body = _raw_head(seq, ts_recv_ns) + tails[1] + orjson.dumps(data)
+    return body + b',"crc":"%08x"}\n' % zlib.crc32(body)
+
+
+# (conn, channel) -> (bytes before an embedded frame, bytes before a text frame). Connection
+# ids are few and long-lived; the cache is bounded anyway.
+_CONN_TAILS: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+
+def _conn_tails(conn: str, channel: str) -> tuple[bytes, bytes]:
+    mid = b',"conn":' + orjson.dumps(conn)
+    if channel != "market":
+        mid += b',"channel":' + orjson.dumps(channel)
+    tails = (mid + b',"frame":', mid + b',"text":')
+    if len(_CONN_TAILS) >= 4096:
+        _CONN_TAILS.clear()
+    _CONN_TAILS[(conn, channel)] = tails
+    return tails
+
+
+def _raw_head(seq: int, ts_recv_ns: int) -> bytes:
+    return b'{"seq":%d,"v":%d,"kind":"raw_frame","ts_recv_ns":%d' % (seq, _RAW_FRAME_V, ts_recv_ns)
 
 
 def split_line(line: bytes) -> tuple[int, int, bytes]:
