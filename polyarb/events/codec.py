@@ -227,7 +227,7 @@ def encode_raw_frame(
     tails = _CONN_TAILS.get((conn, channel))
     if tails is None:
         tails = _conn_tails(conn, channel)
-    if type(data) is not str:
+    if isinstance(data, bytes):
         text = base64.b64encode(data).decode("ascii")
         body = _raw_head(seq, ts_recv_ns) + tails[1] + orjson.dumps(text) + b',"binary":true'
         return body + b',"crc":"%08x"}\n' % zlib.crc32(body)
