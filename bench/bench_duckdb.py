@@ -48,6 +48,7 @@ from polyarb.reports.scan import file_list
 OUT = Path(__file__).parent / "out"
 DAY0_NS = 1_766_793_600 * 1_000_000_000  # 2025-12-27T00:00:00Z
 DAY_NS = 86_400 * 1_000_000_000
+CORES = os.cpu_count() or 1
 RECORDS_PER_DAY = 2_500_000
 SEGMENT_BYTES = 64 << 20
 SIDES: tuple[Side, ...] = ("BUY", "SELL")
@@ -207,14 +208,19 @@ def generate(root: Path, n: int) -> None:
     tmp.rename(root)  # a cached journal is always complete
 
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """(best, median) seconds of fn over `repeat` runs."""
-    times = []
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, float]:
+    """(best, median) wall seconds of fn over `repeat` runs, and the least CPU seconds.
+
+    CPU seconds (all of DuckDB's threads) are steadier than wall time on a shared machine:
+    cpu / cores is what the query would take on otherwise idle cores.
+    """
+    times, cpus = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times)
+        cpus.append(time.process_time() - c0)
+    return min(times), statistics.median(times), min(cpus)
 
 
 def fetch_all(con: duckdb.DuckDBPyConnection, sql: str) -> object:
@@ -240,11 +246,12 @@ def measure(root: Path, n: int, repeat: int, sealed: bool) -> dict[str, float]:
     assert got is not None and got[0] == n, (got, n)
     results = {}
     for name, sql in (("baseline", baseline), ("pnl", PNL), ("kinds", KINDS), ("one-scan", BOTH)):
-        best, med = timed(functools.partial(fetch_all, con, sql), repeat)
+        best, med, cpu = timed(functools.partial(fetch_all, con, sql), repeat)
         results[name] = best
         label = "parquet" if sealed else "ndjson "
         print(f"  {label} {name:9s} best {best:6.2f} s  median {med:6.2f} s  "
-              f"{n / best / 1e6:7.1f} M rows/s")  # fmt: skip
+              f"{n / best / 1e6:7.1f} M rows/s  cpu {cpu:6.2f} s "
+              f"(idle {CORES} cores: ~{cpu / CORES:5.2f} s)")  # fmt: skip
     con.close()
     return results
 
