@@ -234,6 +234,8 @@ class Exchange(Queries):
         for maker in dict.fromkeys(m for m, _ in fills):
             if maker.remaining == 0:
                 self._close(maker, "MATCHED")
+            else:
+                maker.status = "LIVE"  # an UNMATCHED (ex-delayed) order has matched now
             self._order_event("UPDATE", maker, now_ns)
         return out
 

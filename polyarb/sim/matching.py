@@ -9,9 +9,10 @@
 #    (NO bid q <-> YES ask 1-q, same size), so the two published books can never disagree and
 #    bid(YES) + bid(NO) < 1 < ask(YES) + ask(NO) holds whenever the YES-space book is uncrossed.
 # 2. Priority: best effective price first (the YES-space price, i.e. the price the taker pays
-#    or receives in its own token), then arrival time (a global sequence), whichever book the
-#    maker order was submitted to. A direct and a complementary order at the same effective
-#    price share one FIFO queue.
+#    or receives in its own token), then time, whichever token the maker order was submitted
+#    on: a direct and a complementary order at the same effective price share one FIFO queue.
+#    Time is when the order entered the book (its arrival, except that an order held by a
+#    market's match delay enters when the delay ends).
 # 3. The maker sets the price: a taker fills at each maker's YES-space price (price
 #    improvement goes to the taker).
 # 4. Cancels are lazy: a cancelled order leaves its level's totals at once but stays in the

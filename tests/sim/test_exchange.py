@@ -3,10 +3,12 @@
 # fees, queries and determinism.
 from __future__ import annotations
 
+from decimal import Decimal
+
 import msgspec
 import pytest
 
-from polyarb.events.inputs import FeeSchedule
+from polyarb.events.inputs import FeeSchedule, MarketInfo
 from polyarb.sim import Exchange, OrderEvent, SimError, TickSizeChange, Trade, TradeEvent
 from polyarb.sim import errors as E
 from tests.sim.helpers import (
@@ -175,8 +177,8 @@ def test_place_bad_payload_rejected() -> None:
     ex = exchange()
 
     bad_side = ex.place(order("a", YES, "HOLD", 500_000, 10 * M), 0)
-    bad_price = ex.place(order("a", YES, "BUY", "0.5", 10 * M), 0)
-    bad_token = ex.place(order("a", [YES], "BUY", 500_000, 10 * M), 0)
+    bad_price = ex.place(order("a", YES, "BUY", "0.5", 10 * M), 0)  # type: ignore[arg-type]
+    bad_token = ex.place(order("a", [YES], "BUY", 500_000, 10 * M), 0)  # type: ignore[arg-type]
 
     assert bad_side.error_msg == bad_price.error_msg == "Invalid order payload"
     assert bad_token.code == E.NOT_FOUND
@@ -545,3 +547,56 @@ def _script() -> list[bytes]:
 
 def test_same_calls_same_events() -> None:
     assert _script() == _script()
+
+
+def test_neg_risk_markets_grouped_by_event() -> None:
+    ex = exchange()
+    ex.add_market(market_info("0x" + "e1" * 32, "41", "42", group="0xevent"))
+    ex.add_market(market_info("0x" + "e2" * 32, "43", "44", group="0xevent"))
+
+    assert ex.neg_risk_events() == {"0xevent": ("0x" + "e1" * 32, "0x" + "e2" * 32)}
+    assert ex.market_info("0x" + "e2" * 32).neg_risk
+    assert [m.condition_id for m in ex.all_markets()] == [CID, "0x" + "e1" * 32, "0x" + "e2" * 32]
+
+
+@pytest.mark.parametrize(
+    "info",
+    [market_info(yes=YES, no=YES), market_info(tick=3_000), market_info(min_size=0),
+     market_info(fees=FeeSchedule(rate=Decimal("1.5")))],
+)
+def test_add_market_refuses_malformed(info: MarketInfo) -> None:
+    ex = Exchange()
+
+    with pytest.raises(SimError):
+        ex.add_market(info)
+
+
+def test_add_market_refuses_clashing_ids() -> None:
+    ex = exchange()
+
+    with pytest.raises(SimError, match="registered"):
+        ex.add_market(market_info())
+    with pytest.raises(SimError, match="another market"):
+        ex.add_market(market_info("0x" + "f0" * 32, "77", NO))
+
+
+def test_ids_depend_on_seed_only() -> None:
+    a, b, c = exchange(), exchange(), exchange(seed="other")
+
+    ids = [buy(x, "u", YES, 500_000, 10 * M).order_id for x in (a, b, c)]
+
+    assert ids[0] == ids[1] != ids[2]
+
+
+def test_settled_trades_forgotten_beyond_retention() -> None:
+    ex = exchange(trade_retention=1)
+    ex.split("m", CID, 100 * M)
+    sell(ex, "m", YES, 500_000, 20 * M)
+    first = buy(ex, "t", YES, 500_000, 10 * M).trade_ids[0]
+    second = buy(ex, "t", YES, 500_000, 10 * M).trade_ids[0]
+
+    ex.advance(60 * S)
+
+    assert ex.trade(first) is None
+    assert _trade(ex, second).status == "CONFIRMED"
+    assert [t.id for t in ex.trades("t")] == [second]

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from polyarb.core.numbers import parse_micros
-from polyarb.sim import Exchange, SimError, TradeEvent
+from polyarb.sim import Exchange, OrderEvent, SimError, TradeEvent
 from polyarb.sim import errors as E
 from polyarb.sim.model import MICROS
 from tests.sim.helpers import CID, CRYPTO, NO, YES, M, exchange, order
@@ -48,12 +48,15 @@ OPS = st.lists(_op, min_size=10, max_size=60)
 class Run:
     """Applies ops to a fresh exchange and checks the invariants after each one."""
 
-    def __init__(self) -> None:
-        self.ex: Exchange = exchange(fees=CRYPTO, default_collateral_micros=300 * M)
+    def __init__(self, delay_ns: int = 0) -> None:
+        self.ex: Exchange = exchange(fees=CRYPTO, default_collateral_micros=300 * M,
+                                     delay_ns=delay_ns)
         for owner in OWNERS:
             self.ex.split(owner, CID, 40 * M)
         self.now = 0
         self.placed: list[str] = []
+        self.market_orders: dict[str, tuple[str, int]] = {}  # FOK/FAK id -> (type, size)
+        self.rested: dict[str, int] = {}  # order id -> when it entered the book (event count)
         self.trades: list[str] = []
         self.log: list[bytes] = []
 
@@ -85,14 +88,12 @@ class Run:
         if not result.success and result.code not in (E.FOK_NOT_FILLED, E.FAK_NO_MATCH):
             return
         self.placed.append(result.order_id)
+        if order_type in ("FOK", "FAK"):
+            self.market_orders[result.order_id] = (order_type, size)
         view = self.ex.order(result.order_id)
         assert view is not None
-        if order_type == "FOK":
-            assert view.size_matched_micros in (0, size)
+        if order_type == "FOK" and view.status != "DELAYED":
             assert (view.size_matched_micros == size) == result.success
-        if order_type in ("FOK", "FAK"):
-            assert view.status in ("MATCHED", "CANCELED")
-            assert all(o.id != view.id for o in self.ex.open_orders(owner))
         if result.code == E.FAK_NO_MATCH:
             assert view.size_matched_micros == 0
 
@@ -106,21 +107,30 @@ class Run:
     def _drain(self) -> None:
         for event in self.ex.take_events():
             self.log.append(msgspec.json.encode(event))
+            if isinstance(event, OrderEvent) and event.type == "PLACEMENT":
+                self.rested[event.order.id] = len(self.log)
             if isinstance(event, TradeEvent) and event.trade.status == "MATCHED":
                 self.trades.append(event.trade.id)
                 self._check_priority(event.trade.maker_orders, event.trade.asset_id)
         self.check()
 
     def _check_priority(self, makers: Any, taker_token: str) -> None:
-        # Within one trade every maker has the same effective price, so arrival order rules.
-        seqs = [self.ex.orders[m.order_id].seq for m in makers if m.order_id in self.ex.orders]
-        assert seqs == sorted(seqs)
+        # Within one trade every maker has the same effective price, so the time each entered
+        # the book rules (a delayed order enters when its delay ends, not when it arrived).
+        entered = [self.rested[m.order_id] for m in makers]
+        assert entered == sorted(entered)
         prices = {m.price_micros if m.asset_id == taker_token else MICROS - m.price_micros
                   for m in makers}
         assert len(prices) == 1
 
     def check(self) -> None:
         assert self.ex.problems() == []
+        for order_id, (order_type, size) in self.market_orders.items():
+            view = self.ex.order(order_id)
+            assert view is not None
+            if view.status != "DELAYED":  # FOK/FAK never rest; FOK is all or nothing
+                assert view.status in ("MATCHED", "CANCELED")
+                assert order_type == "FAK" or view.size_matched_micros in (0, size)
         bid_yes, ask_yes = self.ex.best_prices(YES)
         bid_no, ask_no = self.ex.best_prices(NO)
         assert bid_yes < ask_yes and bid_no < ask_no
@@ -146,6 +156,19 @@ def test_random_sequences_keep_invariants(ops: list[tuple[Any, ...]]) -> None:
 def _levels(levels: list[dict[str, str]], *, mirror: bool) -> list[tuple[int, int]]:
     out = [(parse_micros(lv["price"]), parse_micros(lv["size"])) for lv in levels]
     return [(MICROS - p, s) for p, s in out] if mirror else out
+
+
+@settings(max_examples=100, deadline=None)
+@given(OPS)
+def test_random_sequences_with_match_delay_keep_invariants(ops: list[tuple[Any, ...]]) -> None:
+    run = Run(delay_ns=3 * S)
+    for op in ops:
+        run.apply(op)
+    run.ex.advance(run.now + 10 * S)
+    run._drain()
+
+    for owner in OWNERS:
+        assert all(o.status != "DELAYED" for o in run.ex.open_orders(owner))
 
 
 @settings(max_examples=40, deadline=None)
