@@ -77,7 +77,7 @@ class Exchange(Queries):
             new_tx_hash=self.ids.tx)
         self.orders: dict[str, Order] = {}
         self.open_by_owner: dict[str, dict[str, Order]] = {}
-        self.last_trade: dict[str, int] = {}  # token id -> last trade price (micros)
+        self.last_trade: dict[str, LastTradePrice] = {}  # token id -> its latest trade
         self._events: list[SimEvent] = []
         self._seq = 0
         self._closed: deque[str] = deque()
@@ -248,11 +248,12 @@ class Exchange(Queries):
             if b.pairs:  # a mint or merge also traded the other token, at 1 - p
                 entries.append((other, MICROS - b.price, flipped))
             for token, price, side in entries:
-                self.last_trade[token] = price
-                self._events.append(LastTradePrice(
+                event = LastTradePrice(
                     market=market.condition_id, asset_id=token, price_micros=price,
                     size_micros=b.size, side=side, ts_ns=now_ns,
-                    fee_rate_bps=market.fee_rate_bps if b.fee_coll or b.fee_shares else 0))
+                    fee_rate_bps=market.fee_rate_bps if b.fee_coll or b.fee_shares else 0)
+                self.last_trade[token] = event
+                self._events.append(event)
 
     def _kill(self, order: Order, now_ns: int, code: str, msg: str, reason: str) -> PlaceResult:
         self._close(order, "CANCELED")

@@ -15,7 +15,7 @@ from polyarb.events.inputs import MarketInfo
 from polyarb.sim.accounts import COLLATERAL, Ledger
 from polyarb.sim.markets import MarketRegistry
 from polyarb.sim.model import MICROS, Order, SimConfig
-from polyarb.sim.records import BalanceView, OrderView, Trade
+from polyarb.sim.records import BalanceView, LastTradePrice, OrderView, Trade
 from polyarb.sim.render import book_message, book_summary
 from polyarb.sim.settlement import Settlement
 from polyarb.sim.views import order_view
@@ -30,7 +30,7 @@ class Queries:
     settlement: Settlement
     orders: dict[str, Order]
     open_by_owner: dict[str, dict[str, Order]]
-    last_trade: dict[str, int]
+    last_trade: dict[str, LastTradePrice]
 
     # --- accounts ---------------------------------------------------------------------------
 
@@ -121,15 +121,23 @@ class Queries:
         bid, ask = market.book.best_bid(), market.book.best_ask()
         return (bid, ask) if token_id == market.yes_token else (MICROS - ask, MICROS - bid)
 
+    def last_trade_price(self, token_id: str) -> LastTradePrice | None:
+        """The token's latest trade (GET /last-trade-price), None before any."""
+        return self.last_trade.get(token_id)
+
     def book_json(self, token_id: str, now_ns: int) -> dict[str, Any]:
         """GET /book for a token (polyarb/sim/render.py); raises KeyError when unknown."""
         market = self.markets.by_token[token_id]
-        return book_summary(market, token_id, now_ns, self.last_trade.get(token_id))
+        return book_summary(market, token_id, now_ns, self._last_price(token_id))
 
     def book_ws(self, token_id: str, now_ns: int) -> dict[str, Any]:
         """The market channel `book` message for a token; raises KeyError when unknown."""
         market = self.markets.by_token[token_id]
-        return book_message(market, token_id, now_ns, self.last_trade.get(token_id))
+        return book_message(market, token_id, now_ns, self._last_price(token_id))
+
+    def _last_price(self, token_id: str) -> int | None:
+        last = self.last_trade.get(token_id)
+        return None if last is None else last.price_micros
 
     # --- invariants -----------------------------------------------------------------------------
 

@@ -288,6 +288,8 @@ def test_events_order_trades_then_orders_then_market_data() -> None:
     assert [(x.asset_id, x.price_micros, x.side) for x in lasts] == [
         (YES, 600_000, "BUY"), (NO, 400_000, "SELL")]
     assert of_kind(events, TradeEvent)[0].trade.status == "MATCHED"
+    assert ex.last_trade_price(NO) == lasts[1]
+    assert ex.book_json(YES, 0)["last_trade_price"] == "0.6"
 
 
 def test_price_change_mirrors_both_tokens_with_best_prices() -> None:
