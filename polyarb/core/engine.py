@@ -17,22 +17,29 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
 
 from polyarb.core import detection, risk
-from polyarb.core.book import Book
 from polyarb.core.breaker import Breaker
 from polyarb.core.config import EngineConfig
+from polyarb.core.engine_views import CrossedView, MarketContext, PendingExposure
 from polyarb.core.exec_common import ExecResult, Step
 from polyarb.core.execution import Execution
-from polyarb.core.marketdata import MarketData
+from polyarb.core.marketdata import CROSSED, CROSSED_SNAPSHOT, MarketData
 from polyarb.core.markets import MarketRegistry
 from polyarb.core.stats import RunCounters, RunStats
-from polyarb.core.types import Block, Candidate
+from polyarb.core.types import Block, BookView, Candidate
 from polyarb.core.wire import parse_frame
-from polyarb.core.wire_types import MarketResolved, TickSizeChange
+from polyarb.core.wire_types import (
+    BookSnapshot,
+    MarketResolved,
+    PriceChange,
+    TickSizeChange,
+    WireMessage,
+)
 from polyarb.events.base import Decision, Event, Input
 from polyarb.events.decisions import (
     BreakerTransitioned,
@@ -62,33 +69,20 @@ from polyarb.events.inputs import (
 SNAPSHOT_VERSION = 1
 _VENUE_EVENTS = (OrderAccepted, OrderRejected, OrderOutcomeUnknown, OrderCancelled,
                  CancelFailed, OrderUpdated, TradeUpdated)
-_FEED_DECISIONS = (ContinuityBroken, ContinuityRestored)
+_BOOK_MESSAGES = (PriceChange, BookSnapshot)  # the hot path: no registry facts in them
+_CROSSED = (CROSSED, CROSSED_SNAPSHOT)
+_POSITION_RESULTS = ("fill", "fill_voided", "resolved")
 
-
-class _Context:
-    """MarketContext for execution: books, tick sizes and neg-risk flags by token."""
-
-    __slots__ = ("_md", "_reg")
-
-    def __init__(self, md: MarketData, registry: MarketRegistry) -> None:
-        self._md, self._reg = md, registry
-
-    def book(self, token_id: str) -> Book | None:
-        return self._md.book(token_id)
-
-    def tick_size_micros(self, token_id: str) -> int:
-        cid = self._reg.market_of(token_id)
-        info = None if cid is None else self._reg.market(cid)
-        return 10_000 if info is None else info.tick_size_micros
-
-    def neg_risk(self, token_id: str) -> bool:
-        cid = self._reg.market_of(token_id)
-        info = None if cid is None else self._reg.market(cid)
-        return False if info is None else info.neg_risk
+Sig = tuple[int, tuple[int, ...]]
+"""Dedupe signature of a candidate: its size and each leg's limit price."""
 
 
 class Engine:
-    """The reducer. Mutable, like h11's Connection; deterministic, like a pure function."""
+    """The reducer. Mutable, like h11's Connection; deterministic, like a pure function.
+
+    Args:
+        config: every knob of the core; EngineConfig() defaults when omitted.
+    """
 
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = EngineConfig() if config is None else config
@@ -99,13 +93,22 @@ class Engine:
         self.execution = Execution(self.config.execution)
         self.counters = RunCounters()
         self._opp_no = 0
-        self._last_sig: dict[str, tuple[Any, ...]] = {}
-        self._ctx = _Context(self.md, self.registry)
+        # Dedupe memory: market or group id -> "strategy:first token" -> signature.
+        self._last_sig: dict[str, dict[str, Sig]] = {}
+        self._ctx = MarketContext(self.md, self.registry)
 
     # ---- the reducer ---------------------------------------------------------------------
 
     def apply(self, seq: int, event: Event) -> list[Decision]:
-        """Fold one journaled record; return the decisions it causes (empty for non-inputs)."""
+        """Fold one journaled record and return the decisions it causes.
+
+        Args:
+            seq: the record's journal seq (decisions carry it as cause_seq).
+            event: any journaled record; records that are not inputs cause nothing.
+
+        Returns:
+            The decisions, in the order rule 6 of docs/core.md describes.
+        """
         if type(event) is RawFrame:
             return self._on_frame(seq, event)
         if not isinstance(event, Input):
@@ -133,15 +136,29 @@ class Engine:
         result = parse_frame(ev.frame, ev.text)
         touched, feed = self.md.apply_frame(result, ts, seq)
         out: list[Decision] = list(feed)
-        for msg in result.messages:
-            if type(msg) is TickSizeChange:
-                self.registry.set_tick_size(msg.token_id, msg.new_tick_micros)
-            elif type(msg) is MarketResolved:
-                self.registry.resolve(msg.market, msg.winning_asset_id)
+        if len(result.messages) != 1 or type(result.messages[0]) not in _BOOK_MESSAGES:
+            out.extend(self._market_facts(result.messages, ev, seq))
         if feed:
             out.extend(self._observe_feed(feed, ts, seq))
         if touched:
             out.extend(self._detect(touched, ts, seq))
+        if feed:
+            out.extend(self._crossed(feed, ts, seq))
+        return out
+
+    def _market_facts(self, messages: Iterable[WireMessage], ev: RawFrame,
+                      seq: int) -> list[Decision]:
+        """Registry updates from the feed; a resolution also settles our positions."""
+        out: list[Decision] = []
+        for msg in messages:
+            if type(msg) is TickSizeChange:
+                self.registry.set_tick_size(msg.token_id, msg.new_tick_micros)
+            elif type(msg) is MarketResolved and self.registry.resolve(
+                    msg.market, msg.winning_asset_id):
+                info = self.registry.market(msg.market)
+                assert info is not None  # resolve() returned True: the market is known
+                results = self.execution.positions.register((info,), ev.ts_recv_ns)
+                out.extend(self._forward(Step(results=results), ev, seq))
         return out
 
     def _on_tick(self, seq: int, ev: ClockTick) -> list[Decision]:
@@ -159,18 +176,52 @@ class Engine:
                            reason=r.reason)
             for r in self.registry.apply_markets_loaded(ev)
         ]
+        # Positions learn only the markets the registry took: a refused market (clashing
+        # tokens, bad metadata) must not remap tokens behind the registry's back.
+        kept = tuple(m for m in ev.markets if self.registry.market(m.condition_id) == m)
+        if len(kept) != len(ev.markets):
+            ev = msgspec.structs.replace(ev, markets=kept)
         out.extend(self._forward(self.execution.handle(ev, self._ctx, seq), ev, seq))
         return out
 
     # ---- detection -> gates -> orders ------------------------------------------------------
 
     def _detect(self, touched: tuple[str, ...], ts: int, seq: int) -> list[Decision]:
-        found = detection.detect(self.registry, self.md.books, touched, self.config.detection)
+        evaluated: list[str] = []
+        books = self.md.books
+        found = detection.detect(self.registry, books, touched, self.config.detection,
+                                 on_evaluate=evaluated.append)
+        if self._last_sig:
+            self._forget_gone(evaluated, found)
+        if not found:
+            return []
+        return self._report(found, books, ts, seq, self.config.dedupe_opportunities)
+
+    def _crossed(self, feed: tuple[Decision, ...], ts: int, seq: int) -> list[Decision]:
+        """Report books that just broke by crossing as crossed_book opportunities."""
+        views: dict[str, BookView] = {}
+        for d in feed:
+            if type(d) is ContinuityBroken and d.reason in _CROSSED:
+                book = self.md.book(d.token_id)
+                if book is not None:
+                    views[d.token_id] = CrossedView(book)
+        if not views:
+            return []
+        found = [c for c in detection.detect(self.registry, views, tuple(views),
+                                             self.config.detection)
+                 if c.strategy == "crossed_book"]
+        # Never deduped: a book breaks once per epoch, so each report is a new crossing.
+        return self._report(found, views, ts, seq, dedupe=False)
+
+    def _report(self, found: list[Candidate], books: Mapping[str, BookView], ts: int, seq: int,
+                dedupe: bool) -> list[Decision]:
         out: list[Decision] = []
         for cand in found:
-            if self._is_repeat(cand):
+            if dedupe and self._is_repeat(cand):
                 continue
-            cand = self._fit(cand)
+            exposure = PendingExposure(self.execution.positions, self.execution.orders)
+            if detection.tradable(cand, self.config.detection):
+                cand = self._fit(cand, books, exposure)
             self._opp_no += 1
             self.counters.opportunities += 1
             opp = OpportunityDetected(
@@ -179,37 +230,58 @@ class Engine:
                 legs=cand.legs, size_micros=cand.size_micros, cost_micros=cand.cost_micros,
                 fees_micros=cand.fees_micros, edge_micros=cand.edge_micros)
             out.append(opp)
-            out.extend(self._take(opp, cand, ts, seq))
+            out.extend(self._take(opp, cand, exposure, ts, seq))
         return out
 
-    def _fit(self, cand: Candidate) -> Candidate:
+    def _fit(self, cand: Candidate, books: Mapping[str, BookView],
+             exposure: PendingExposure) -> Candidate:
         """Shrink a candidate to the risk limits' capacity when a smaller size still pays."""
-        cap = risk.capacity_micros(cand, self.execution.positions, self.breaker.state,
-                                   self._risk, self._group(cand),
-                                   token_market=_LegMarkets(self.registry))
+        cap = risk.capacity_micros(cand, exposure, self.breaker.state, self._risk,
+                                   self._group(cand), token_market=self._leg_markets(cand))
         if cap >= cand.size_micros or cap <= 0:
             return cand  # fits, or refused outright: the gates will say why
-        resized = detection.resize(cand, self.registry, self.md.books, self.config.detection,
+        resized = detection.resize(cand, self.registry, books, self.config.detection,
                                    cap_size_micros=cap)
         return cand if resized is None else resized
 
     def _group(self, cand: Candidate) -> str | None:
-        groups = self.registry.groups_of(cand.legs[0].token_id)
-        return groups[0] if groups else None
+        """The neg-risk group a candidate's exposure counts against, if any."""
+        if cand.strategy.startswith("neg_risk"):
+            return cand.market_id  # a basket's market id is its group id
+        info = self.registry.market(cand.market_id)
+        if info is None or not info.neg_risk:
+            return None
+        return info.neg_risk_market_id
 
     def _is_repeat(self, cand: Candidate) -> bool:
-        if not self.config.dedupe_opportunities:
-            return False
-        key = f"{cand.strategy}:{cand.market_id}"
-        sig = (cand.size_micros, tuple((g.limit_price_micros, g.epoch) for g in cand.legs))
-        if self._last_sig.get(key) == sig:
+        key = f"{cand.strategy}:{cand.legs[0].token_id}"
+        sig = (cand.size_micros, tuple(g.limit_price_micros for g in cand.legs))
+        sigs = self._last_sig.setdefault(cand.market_id, {})
+        if sigs.get(key) == sig:
             return True
-        self._last_sig[key] = sig
+        sigs[key] = sig
         return False
 
-    def _take(self, opp: OpportunityDetected, cand: Candidate, ts: int,
-              seq: int) -> list[Decision]:
-        block = self._gate(cand)
+    def _forget_gone(self, evaluated: list[str], found: list[Candidate]) -> None:
+        """Drop the dedupe memory of opportunities that the evaluated markets no longer show.
+
+        "Reported once" holds across consecutive frames only: an opportunity that vanished and
+        came back, even identical, is reported (and may be traded) again.
+        """
+        live = {(c.market_id, f"{c.strategy}:{c.legs[0].token_id}") for c in found}
+        for market_id in evaluated:
+            sigs = self._last_sig.get(market_id)
+            if sigs is None:
+                continue
+            kept = {k: v for k, v in sigs.items() if (market_id, k) in live}
+            if kept:
+                self._last_sig[market_id] = kept
+            else:
+                del self._last_sig[market_id]
+
+    def _take(self, opp: OpportunityDetected, cand: Candidate, exposure: PendingExposure,
+              ts: int, seq: int) -> list[Decision]:
+        block = self._gate(cand, exposure)
         if block is not None:
             self.counters.blocked += 1
             return [OpportunityBlocked(
@@ -218,19 +290,24 @@ class Engine:
                 observed=risk.gate_value(block.gate, block.observed), reason=block.reason)]
         return list(self.execution.place(opp, self._ctx))
 
-    def _gate(self, cand: Candidate) -> Block | None:
-        if not detection.tradable(cand, self.config.detection):
-            return Block(gate="crossed_book_disabled", limit=0, observed=1,
-                         reason="crossed-book trading is disabled")
+    def _gate(self, cand: Candidate, exposure: PendingExposure) -> Block | None:
         if self.config.detect_only:
             return Block(gate="detect_only", limit=0, observed=1, reason="detect-only mode")
+        if not detection.tradable(cand, self.config.detection):
+            return Block(gate="crossed_book_disabled", limit=0, observed=1,
+                         reason="crossed book: a data anomaly; trading it is disabled")
         if cand.market_id in self.execution.active_markets():
             return Block(gate="in_flight", limit=0, observed=1,
                          reason="an opportunity on this market is still executing")
         return risk.check(
-            cand, self.execution.positions, self.breaker.state, self._risk,
-            self._group(cand), token_market=_LegMarkets(self.registry),
-            venue_min_size_micros=self._min_size(cand))
+            cand, exposure, self.breaker.state, self._risk, self._group(cand),
+            token_market=self._leg_markets(cand), venue_min_size_micros=self._min_size(cand))
+
+    def _leg_markets(self, cand: Candidate) -> dict[str, str]:
+        """token id -> condition id for the candidate's legs (risk charges each leg there)."""
+        reg = self.registry
+        return {leg.token_id: cid for leg in cand.legs
+                if (cid := reg.market_of(leg.token_id)) is not None}
 
     def _min_size(self, cand: Candidate) -> int:
         sizes = [info.min_order_size_micros for leg in cand.legs
@@ -248,39 +325,60 @@ class Engine:
 
     def _observe_results(self, results: list[ExecResult], ts: int,
                          seq: int) -> list[BreakerTransitioned]:
-        b, pos, orders = self.breaker, self.execution.positions, self.execution.orders
+        b, orders = self.breaker, self.execution.orders
         out: list[BreakerTransitioned] = []
         for r in results:
             if r.kind == "rejection":
                 out.extend(b.observe_rejection(r.ts_ns, seq))
             elif r.kind in ("execution_ok", "execution_failed"):
                 out.extend(b.observe_execution(r.kind == "execution_ok", r.ts_ns, seq))
-        if any(r.kind in ("fill", "fill_voided", "resolved") for r in results):
-            out.extend(b.observe_realized_pnl(pos.realized_micros(), ts, seq))
-            out.extend(b.observe_open_positions(pos.open_positions(), ts, seq))
-            for market_id in sorted({pos.market_of(r.token_id) for r in results if r.token_id}):
-                group = pos.group_of(market_id)
-                out.extend(b.observe_exposure(
-                    market_id, pos.market_exposure_micros(market_id), group,
-                    0 if group is None else pos.group_exposure_micros(group),
-                    pos.total_exposure_micros(), ts, seq))
+        if any(r.kind in _POSITION_RESULTS for r in results):
+            out.extend(self._observe_positions(results, ts, seq))
         out.extend(b.observe_unknown_outcomes(orders.unknown_outstanding(), ts, seq))
         out.extend(b.observe_resting_orders(orders.resting_orders(), ts, seq))
         return out
 
-    def _observe_feed(self, feed: Any, ts: int, seq: int) -> list[BreakerTransitioned]:
-        held = set(self.execution.positions.held_tokens())
+    def _observe_positions(self, results: list[ExecResult], ts: int,
+                           seq: int) -> list[BreakerTransitioned]:
+        b, pos = self.breaker, self.execution.positions
+        out = list(b.observe_realized_pnl(pos.realized_micros(), ts, seq))
+        out.extend(b.observe_open_positions(pos.open_positions(), ts, seq))
+        tokens = sorted({r.token_id for r in results
+                         if r.kind in _POSITION_RESULTS and r.token_id})
+        for market_id in sorted({pos.market_of(t) for t in tokens}):
+            group = pos.group_of(market_id)
+            out.extend(b.observe_exposure(
+                market_id, pos.market_exposure_micros(market_id), group,
+                0 if group is None else pos.group_exposure_micros(group),
+                pos.total_exposure_micros(), ts, seq))
+        for token in tokens:  # exposure won or lost changes what the feed rule sees
+            book = self.md.book(token)
+            broken = (book is not None and not book.usable
+                      and pos.token_exposure_micros(token) > 0)
+            out.extend(b.observe_feed(token, broken, ts, seq))
+        return out
+
+    def _observe_feed(self, feed: Iterable[Decision], ts: int,
+                      seq: int) -> list[BreakerTransitioned]:
+        pos = self.execution.positions
+        armed = "feed_broken" in self.breaker.armed_gates()
         out: list[BreakerTransitioned] = []
         for d in feed:
-            if isinstance(d, _FEED_DECISIONS) and d.token_id in held:
-                broken = type(d) is ContinuityBroken
-                out.extend(self.breaker.observe_feed(d.token_id, broken, ts, seq))
+            if type(d) is ContinuityBroken:
+                # Only tokens we could lose money on: a hedged set needs no book.
+                if pos.token_exposure_micros(d.token_id) > 0:
+                    out.extend(self.breaker.observe_feed(d.token_id, True, ts, seq))
+                    armed = "feed_broken" in self.breaker.armed_gates()
+            elif type(d) is ContinuityRestored and armed:
+                # Any restore may release the trip, whether or not we still hold the token.
+                out.extend(self.breaker.observe_feed(d.token_id, False, ts, seq))
+                armed = "feed_broken" in self.breaker.armed_gates()
         return out
 
     # ---- state -----------------------------------------------------------------------------
 
     def stats(self) -> RunStats:
-        """The seed's statistics line, from state only."""
+        """The seed's statistics line, from state only (render it with stats.render)."""
         pos = self.execution.positions
         total = pos.realized_micros() + pos.unrealized_micros(self.md.book)
         cfg = self.config.breaker
@@ -290,7 +388,7 @@ class Engine:
             pos.open_positions(), cfg.max_open_positions)
 
     def snapshot(self) -> dict[str, Any]:
-        """The whole state as canonical JSON-able data."""
+        """The whole state as canonical JSON-able data (config excluded)."""
         return {
             "version": SNAPSHOT_VERSION,
             "registry": self.registry.snapshot(),
@@ -299,8 +397,8 @@ class Engine:
             "execution": self.execution.snapshot(),
             "counters": self.counters.snapshot(),
             "opp_no": self._opp_no,
-            "last_sig": {k: [v[0], [list(x) for x in v[1]]]
-                         for k, v in sorted(self._last_sig.items())},
+            "last_sig": {m: {k: [v[0], list(v[1])] for k, v in sorted(sigs.items())}
+                         for m, sigs in sorted(self._last_sig.items())},
         }
 
     def snapshot_bytes(self) -> bytes:
@@ -312,7 +410,12 @@ class Engine:
         return hashlib.sha256(self.snapshot_bytes()).hexdigest()
 
     def checkpoint(self, at_seq: int, ts_recv_ns: int) -> StateCheckpoint:
-        """A StateCheckpoint record of the current state (after folding `at_seq`)."""
+        """A StateCheckpoint record of the current state (after folding `at_seq`).
+
+        Args:
+            at_seq: the seq of the last input folded.
+            ts_recv_ns: the record's time (the shell's, e.g. the day roll's).
+        """
         data = self.snapshot_bytes()
         return StateCheckpoint(ts_recv_ns=ts_recv_ns, at_seq=at_seq,
                                state_hash=hashlib.sha256(data).hexdigest(),
@@ -322,39 +425,29 @@ class Engine:
     def restore(cls, data: dict[str, Any] | bytes, config: EngineConfig | None = None) -> Engine:
         """Rebuild an engine from snapshot() (or its bytes); it continues identically.
 
+        Args:
+            data: snapshot() output, snapshot_bytes() or a StateCheckpoint's state bytes.
+            config: the run's config (a snapshot holds state only).
+
         Raises:
-            ValueError: the snapshot's version is not one this polyarb reads.
+            ValueError: the snapshot's version is not one this polyarb reads, or a part is
+                malformed.
         """
         snap: dict[str, Any] = msgspec.json.decode(data) if isinstance(data, bytes) else data
         if snap.get("version") != SNAPSHOT_VERSION:
             raise ValueError(f"unsupported engine snapshot version {snap.get('version')!r}")
         eng = cls(config)
-        eng.registry = MarketRegistry.restore(snap["registry"])
-        eng.md = MarketData.restore(snap["market_data"])
-        eng.breaker = Breaker.restore(snap["breaker"], eng.config.breaker)
-        eng.execution = Execution.restore(snap["execution"], eng.config.execution)
-        eng.counters = RunCounters.restore(snap["counters"])
-        eng._opp_no = int(snap["opp_no"])
-        eng._last_sig = {k: (v[0], tuple(tuple(x) for x in v[1]))
-                         for k, v in snap["last_sig"].items()}
-        eng._ctx = _Context(eng.md, eng.registry)
+        try:
+            eng.registry = MarketRegistry.restore(snap["registry"])
+            eng.md = MarketData.restore(snap["market_data"])
+            eng.breaker = Breaker.restore(snap["breaker"], eng.config.breaker)
+            eng.execution = Execution.restore(snap["execution"], eng.config.execution)
+            eng.counters = RunCounters.restore(snap["counters"])
+            eng._opp_no = int(snap["opp_no"])
+            eng._last_sig = {m: {k: (int(v[0]), tuple(int(x) for x in v[1]))
+                                 for k, v in sigs.items()}
+                             for m, sigs in snap["last_sig"].items()}
+        except (KeyError, TypeError, IndexError, msgspec.ValidationError) as exc:
+            raise ValueError(f"malformed engine snapshot: {exc!r}") from exc
+        eng._ctx = MarketContext(eng.md, eng.registry)
         return eng
-
-
-class _LegMarkets:
-    """token id -> condition id, as the Mapping risk.check reads (only .get and [])."""
-
-    __slots__ = ("_reg",)
-
-    def __init__(self, registry: MarketRegistry) -> None:
-        self._reg = registry
-
-    def get(self, token_id: str, default: str | None = None) -> str | None:
-        cid = self._reg.market_of(token_id)
-        return default if cid is None else cid
-
-    def __getitem__(self, token_id: str) -> str:
-        cid = self._reg.market_of(token_id)
-        if cid is None:
-            raise KeyError(token_id)
-        return cid
