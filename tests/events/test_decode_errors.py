@@ -252,12 +252,19 @@ def test_decode_record_json_number_in_decimal_field_exact() -> None:
     assert event.limit == Decimal("0.1000000000000000055511151231257827")
 
 
-def test_decode_record_deeply_nested_raw_malformed_not_recursion_error() -> None:
-    deep = b"[" * 1010 + b"]" * 1010
+@pytest.mark.parametrize("depth", [1010, 5000, 100_000])
+def test_decode_record_deeply_nested_raw_never_recursion_error(depth: int) -> None:
+    # Whether msgspec can skip a value this deep depends on how much Python stack is left
+    # (it differs between a plain run and an xdist worker): decoding may succeed or be refused
+    # as MalformedRecord, but no RecursionError (or anything else) may escape.
+    deep = b"[" * depth + b"]" * depth
     line = _line(b'{"seq":2,"v":1,"kind":"raw_frame","ts_recv_ns":1,"conn":"c","frame":' + deep)
 
-    with pytest.raises(MalformedRecord):
-        decode_record(line)
+    try:
+        record = decode_record(line)
+    except MalformedRecord:
+        return
+    assert record.seq == 2
 
 
 def test_codec_errors_are_value_errors() -> None:
