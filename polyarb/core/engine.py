@@ -187,11 +187,13 @@ class Engine:
     # ---- detection -> gates -> orders ------------------------------------------------------
 
     def _detect(self, touched: tuple[str, ...], ts: int, seq: int) -> list[Decision]:
-        evaluated: list[str] = []
         books = self.md.books
-        found = detection.detect(self.registry, books, touched, self.config.detection,
-                                 on_evaluate=evaluated.append)
-        if self._last_sig:
+        if not self._last_sig:  # nothing to forget: the hot path skips the evaluation hook
+            found = detection.detect(self.registry, books, touched, self.config.detection)
+        else:
+            evaluated: list[str] = []
+            found = detection.detect(self.registry, books, touched, self.config.detection,
+                                     on_evaluate=evaluated.append)
             self._forget_gone(evaluated, found)
         if not found:
             return []
