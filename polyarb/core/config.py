@@ -35,7 +35,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         execution: order type, client id prefix, dust, unwind policy.
         detect_only: detect, size and journal opportunities but never place orders.
         max_feed_silence_ns: a book with no update for this long (by event time) is stale.
-        dedupe_opportunities: report an opportunity again only when its legs or size change.
+        dedupe_opportunities: report an opportunity again only when its size or limit prices
+            change, or after a frame showed its market without it.
     """
 
     detection: DetectionConfig = DetectionConfig()

@@ -1,19 +1,30 @@
 # The engine: the deterministic reducer that folds journaled inputs into state and decisions.
+# docs/core.md describes the state, the inputs, the decisions and their order in full.
 #
 # Rules:
 # 1. `apply(seq, event)` takes one journaled record and returns the decisions it causes, in a
 #    deterministic order; each carries the input's ts_recv_ns and seq (cause_seq). Nothing here
 #    does I/O or reads a clock, randomness or the environment: time is the events' ts_recv_ns,
-#    ids come from counters in state.
+#    ids come from counters in state. apply never raises on bad input: a bad frame is a
+#    FrameRejected, a refused market a MarketRejected, a bad venue event is counted and ignored.
 # 2. Records that are not inputs (decisions, journal notes) are ignored: replay feeds the whole
 #    journal and compares what apply returns with the decisions that were journaled.
-# 3. For a market frame: parse -> books -> registry updates -> detection on the touched tokens
-#    only -> for each candidate: OpportunityDetected, then either OpportunityBlocked (a gate, the
-#    breaker, detect-only, crossed book, an opportunity already in flight on that market) or
-#    PlaceOrders. Venue responses go to execution; its results feed the breaker.
-# 4. Unwinds and cancels always pass: they reduce exposure, and a halt must not leave a naked leg.
-# 5. snapshot() is canonical (sorted keys); restore(snapshot()) continues identically; state_hash
-#    is the SHA-256 of the snapshot bytes.
+# 3. For a market frame: parse -> books -> registry facts (tick size, resolution) -> breaker
+#    (feed health) -> detection on the touched tokens only -> for each candidate:
+#    OpportunityDetected, then either OpportunityBlocked or PlaceOrders. Gates in order:
+#    detect_only, crossed_book_disabled, in_flight (an opportunity of that market still
+#    executing), then polyarb.core.risk's gates, which see open orders as if filled.
+# 4. A book that crosses is a data anomaly: MarketData breaks it (ContinuityBroken) and the
+#    engine sizes the crossing through a read-only view and reports it as a crossed_book
+#    opportunity, traded only when detection.crossed_book_trading_enabled.
+# 5. Dedupe: an opportunity (strategy, market, first leg) with the same size and limit prices
+#    as its last report is not reported again while it stays on the book; once a frame shows
+#    the market without it, it is forgotten.
+# 6. Unwinds and cancels always pass, even while HALTED: they reduce exposure, and a halt must
+#    not leave a naked leg. Venue responses go to execution; its results feed the breaker
+#    (polyarb/core/engine_breaker.py).
+# 7. snapshot() is canonical (sorted keys); restore(snapshot()) continues identically; state_hash
+#    is the SHA-256 of the snapshot bytes. Config is not state: restore takes it as an argument.
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +36,9 @@ import msgspec
 from polyarb.core import detection, risk
 from polyarb.core.breaker import Breaker
 from polyarb.core.config import EngineConfig
+from polyarb.core.engine_breaker import BreakerWatch
 from polyarb.core.engine_views import CrossedView, MarketContext, PendingExposure
-from polyarb.core.exec_common import ExecResult, Step
+from polyarb.core.exec_common import Step
 from polyarb.core.execution import Execution
 from polyarb.core.marketdata import CROSSED, CROSSED_SNAPSHOT, MarketData
 from polyarb.core.markets import MarketRegistry
@@ -42,9 +54,7 @@ from polyarb.core.wire_types import (
 )
 from polyarb.events.base import Decision, Event, Input
 from polyarb.events.decisions import (
-    BreakerTransitioned,
     ContinuityBroken,
-    ContinuityRestored,
     FrameRejected,
     MarketRejected,
     OpportunityBlocked,
@@ -96,6 +106,7 @@ class Engine:
         # Dedupe memory: market or group id -> "strategy:first token" -> signature.
         self._last_sig: dict[str, dict[str, Sig]] = {}
         self._ctx = MarketContext(self.md, self.registry)
+        self._watch = BreakerWatch(self.breaker, self.execution, self.md)
 
     # ---- the reducer ---------------------------------------------------------------------
 
@@ -107,7 +118,7 @@ class Engine:
             event: any journaled record; records that are not inputs cause nothing.
 
         Returns:
-            The decisions, in the order rule 6 of docs/core.md describes.
+            The decisions, in the order docs/core.md ("Order of decisions") describes.
         """
         if type(event) is RawFrame:
             return self._on_frame(seq, event)
@@ -139,7 +150,7 @@ class Engine:
         if len(result.messages) != 1 or type(result.messages[0]) not in _BOOK_MESSAGES:
             out.extend(self._market_facts(result.messages, ev, seq))
         if feed:
-            out.extend(self._observe_feed(feed, ts, seq))
+            out.extend(self._watch.feed(feed, ts, seq))
         if touched:
             out.extend(self._detect(touched, ts, seq))
         if feed:
@@ -164,7 +175,7 @@ class Engine:
     def _on_tick(self, seq: int, ev: ClockTick) -> list[Decision]:
         ts = ev.ts_recv_ns
         out: list[Decision] = list(self.md.check_stale(ts, self.config.max_feed_silence_ns, seq))
-        out.extend(self._observe_feed(out, ts, seq))
+        out.extend(self._watch.feed(out, ts, seq))
         out.extend(self.breaker.tick(ts, seq))
         out.extend(self._forward(self.execution.on_tick(ts, self._ctx, seq), ev, seq))
         return out
@@ -322,59 +333,7 @@ class Engine:
     def _forward(self, step: Step, ev: Input, seq: int) -> list[Decision]:
         out: list[Decision] = list(step.decisions)
         if step.results:
-            out.extend(self._observe_results(step.results, ev.ts_recv_ns, seq))
-        return out
-
-    def _observe_results(self, results: list[ExecResult], ts: int,
-                         seq: int) -> list[BreakerTransitioned]:
-        b, orders = self.breaker, self.execution.orders
-        out: list[BreakerTransitioned] = []
-        for r in results:
-            if r.kind == "rejection":
-                out.extend(b.observe_rejection(r.ts_ns, seq))
-            elif r.kind in ("execution_ok", "execution_failed"):
-                out.extend(b.observe_execution(r.kind == "execution_ok", r.ts_ns, seq))
-        if any(r.kind in _POSITION_RESULTS for r in results):
-            out.extend(self._observe_positions(results, ts, seq))
-        out.extend(b.observe_unknown_outcomes(orders.unknown_outstanding(), ts, seq))
-        out.extend(b.observe_resting_orders(orders.resting_orders(), ts, seq))
-        return out
-
-    def _observe_positions(self, results: list[ExecResult], ts: int,
-                           seq: int) -> list[BreakerTransitioned]:
-        b, pos = self.breaker, self.execution.positions
-        out = list(b.observe_realized_pnl(pos.realized_micros(), ts, seq))
-        out.extend(b.observe_open_positions(pos.open_positions(), ts, seq))
-        tokens = sorted({r.token_id for r in results
-                         if r.kind in _POSITION_RESULTS and r.token_id})
-        for market_id in sorted({pos.market_of(t) for t in tokens}):
-            group = pos.group_of(market_id)
-            out.extend(b.observe_exposure(
-                market_id, pos.market_exposure_micros(market_id), group,
-                0 if group is None else pos.group_exposure_micros(group),
-                pos.total_exposure_micros(), ts, seq))
-        for token in tokens:  # exposure won or lost changes what the feed rule sees
-            book = self.md.book(token)
-            broken = (book is not None and not book.usable
-                      and pos.token_exposure_micros(token) > 0)
-            out.extend(b.observe_feed(token, broken, ts, seq))
-        return out
-
-    def _observe_feed(self, feed: Iterable[Decision], ts: int,
-                      seq: int) -> list[BreakerTransitioned]:
-        pos = self.execution.positions
-        armed = "feed_broken" in self.breaker.armed_gates()
-        out: list[BreakerTransitioned] = []
-        for d in feed:
-            if type(d) is ContinuityBroken:
-                # Only tokens we could lose money on: a hedged set needs no book.
-                if pos.token_exposure_micros(d.token_id) > 0:
-                    out.extend(self.breaker.observe_feed(d.token_id, True, ts, seq))
-                    armed = "feed_broken" in self.breaker.armed_gates()
-            elif type(d) is ContinuityRestored and armed:
-                # Any restore may release the trip, whether or not we still hold the token.
-                out.extend(self.breaker.observe_feed(d.token_id, False, ts, seq))
-                armed = "feed_broken" in self.breaker.armed_gates()
+            out.extend(self._watch.results(step.results, ev.ts_recv_ns, seq))
         return out
 
     # ---- state -----------------------------------------------------------------------------
@@ -452,4 +411,5 @@ class Engine:
         except (KeyError, TypeError, IndexError, msgspec.ValidationError) as exc:
             raise ValueError(f"malformed engine snapshot: {exc!r}") from exc
         eng._ctx = MarketContext(eng.md, eng.registry)
+        eng._watch = BreakerWatch(eng.breaker, eng.execution, eng.md)
         return eng
