@@ -55,14 +55,15 @@ def ladder(fair: int, half_spread: int, tick: int, levels: int, size: int,
         levels: price levels per side.
         size: shares per level.
         cut: a dislocation's price cut (multiple of tick): every bid moves down by it, and so
-            does the best ask, which then carries `top_ask_size`; deeper asks stay where the
-            uncut ladder has them.
+            does the best ask (never below one tick), which then carries `top_ask_size`;
+            deeper asks stay where the uncut ladder has them.
         top_ask_size: size of the best ask (default `size`).
 
     Returns:
         Bids best first, then asks best first.
     """
     bid, ask = touch(fair, half_spread, tick)
+    cut = min(cut, ask - tick)  # the best ask stays a valid price
     bid -= cut
     top = ask - cut
     bids = [(True, bid - k * tick, size) for k in range(levels) if bid - k * tick >= tick]
