@@ -99,4 +99,6 @@ def seal(
     except SealError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"sealed {day}/{info.file}: {info.records} records, seq {info.first_seq}..{info.last_seq}")
+    typer.echo(
+        f"sealed {day}/{info.file}: {info.records} records, seq {info.first_seq}..{info.last_seq}"
+    )
