@@ -229,6 +229,31 @@ def test_window_bought_by_a_client_stays_bought_until_close() -> None:
         assert best_ask_sum(ex, w.yes_tokens) > MICROS - w.edge_micros
     assert ex.problems() == []
 
+def test_client_trading_does_not_change_the_market_history() -> None:
+    cfg = ScenarioConfig(markets=3, neg_risk_events=2)
+    quiet, busy = Scenario(cfg), Scenario(cfg)
+    run(quiet, 4 * S)
+    bought: set[int] = set()
+
+    def client(ex: Exchange, now: int, _: list[SimEvent]) -> None:
+        for w in busy.windows:  # take every window, and lean on a binary market now and then
+            if w.index not in bought:
+                bought.add(w.index)
+                for token in w.yes_tokens:
+                    ex.place(OrderRequest(owner="bot", token_id=token, side="BUY",
+                                          price_micros=ex.best_prices(token)[1],
+                                          size_micros=w.depth_micros, order_type="FAK"), now)
+        yes = busy.markets()[1].tokens[0].token_id
+        ex.place(OrderRequest(owner="bot", token_id=yes, side="BUY", order_type="FAK",
+                              price_micros=ex.best_prices(yes)[1], size_micros=20 * MICROS), now)
+
+    run(busy, 4 * S, check=client)
+    assert busy.fair_values() == quiet.fair_values()
+    assert [(w.event_id, w.close_ns, w.cuts_micros) for w in busy.windows] == [
+        (w.event_id, w.close_ns, w.cuts_micros) for w in quiet.windows]
+    assert bought
+
+
 # --- determinism ------------------------------------------------------------------------------
 
 
@@ -258,10 +283,13 @@ def test_history_does_not_depend_on_when_the_caller_steps() -> None:
     assert plans[0] == plans[1] == plans[2] and plans[0]
 
 
-def test_duration_ends_the_schedule() -> None:
-    scenario = Scenario(ScenarioConfig(duration_ms=1_500))
-    run(scenario, 10 * S)
+def test_duration_ends_the_schedule_with_every_window_closed() -> None:
+    scenario = Scenario(ScenarioConfig(duration_ms=1_500, dislocation_interval_ms=(100, 300),
+                                       dislocation_lifetime_ms=(400, 900)))
+    ex = run(scenario, 10 * S)
     assert scenario.next_due_ns() is None
+    assert scenario.windows and max(w.close_ns for w in scenario.windows) <= T0 + 1_500 * MS
+    assert all(best_ask_sum(ex, w.yes_tokens) > MICROS for w in scenario.windows)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

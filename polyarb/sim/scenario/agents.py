@@ -3,9 +3,9 @@
 #
 # Rules:
 # 1. Agents act only through the Exchange's public order API (place / cancel_many /
-#    set_tick_size). To see whether a resting order is still whole they read `Exchange.orders`
-#    (a plain dict of the exchange's order objects) instead of draining events: the server owns
-#    `take_events()`.
+#    set_tick_size). To see whether a resting order is still whole they keep the exchange's
+#    order object (from `Exchange.orders`) and read its `open` / `remaining`, never writing it,
+#    instead of draining events: the server owns `take_events()`.
 # 2. A quote set holds at most one order per YES-space level. Re-quoting is a diff: orders whose
 #    level, size or fullness no longer match are cancelled in one call, THEN the missing levels
 #    are placed, so a quote set never crosses itself (the wanted ladder is uncrossed and the
@@ -18,8 +18,9 @@ from __future__ import annotations
 import random
 
 from polyarb.sim.exchange import Exchange
-from polyarb.sim.model import MICROS, OrderRequest
+from polyarb.sim.model import MICROS, Order, OrderRequest
 from polyarb.sim.records import PlaceResult
+from polyarb.sim.scenario.fair import uniform_int
 from polyarb.sim.scenario.quotes import Quote
 
 Key = tuple[bool, int]  # (is_bid, YES price)
@@ -37,8 +38,17 @@ class QuoteSet:
         self.condition_id = condition_id
         self.yes, self.no = yes, no
         self.post_only = post_only
-        self.orders: dict[Key, tuple[str, int]] = {}  # level -> (order id, size placed)
+        self.orders: dict[Key, tuple[Order, int]] = {}  # level -> (resting order, size placed)
         self.rejects: dict[str, int] = {}  # refused placements by the exchange's error code
+
+    def intact(self, levels: int) -> bool:
+        """Whether `levels` orders rest, each still whole (nothing filled, nothing cancelled)."""
+        if len(self.orders) != levels:
+            return False
+        for order, size in self.orders.values():
+            if not order.open or order.remaining != size:
+                return False
+        return True
 
     def sync(self, ex: Exchange, quotes: list[Quote], now_ns: int,
              new_tick: int | None = None) -> None:
@@ -52,17 +62,16 @@ class QuoteSet:
                 placements (so old-grid orders are gone first and new ones fit the new grid).
         """
         want = {(b, p): s for b, p, s in quotes}
-        keep: dict[Key, tuple[str, int]] = {}
+        keep: dict[Key, tuple[Order, int]] = {}
         stale: list[str] = []
-        orders = ex.orders
-        for key, (oid, size) in self.orders.items():
-            order = orders.get(oid)
-            if order is None or not order.open:
+        for key, held in self.orders.items():
+            order, size = held
+            if not order.open:
                 continue
-            if want.get(key) == size and order.remaining == size:
-                keep[key] = (oid, size)
+            if order.remaining == size and want.get(key) == size:
+                keep[key] = held
             else:
-                stale.append(oid)
+                stale.append(order.id)
         if stale:
             ex.cancel_many(self.owner, stale, now_ns)
         if new_tick is not None:
@@ -76,14 +85,12 @@ class QuoteSet:
         """Set one level to `size` (0 removes it), first cancelling own orders it would cross.
         A level already resting whole at that size is left alone (keeps its queue place)."""
         held = self.orders.get((is_bid, price))
-        if held is not None and held[1] == size:
-            order = ex.orders.get(held[0])
-            if order is not None and order.open and order.remaining == size:
-                return
+        if held is not None and held[1] == size and held[0].open and held[0].remaining == size:
+            return
         doomed = [key for key in self.orders if key == (is_bid, price) or (
             key[0] != is_bid and (key[1] <= price if is_bid else key[1] >= price))]
         if doomed:
-            ex.cancel_many(self.owner, [self.orders.pop(key)[0] for key in doomed], now_ns)
+            ex.cancel_many(self.owner, [self.orders.pop(key)[0].id for key in doomed], now_ns)
         if size > 0:
             self._place(ex, is_bid, price, size, now_ns)
 
@@ -100,7 +107,7 @@ class QuoteSet:
         if result.success:
             order = ex.orders.get(result.order_id)
             if order is not None and order.open:  # it rests (possibly after a partial match)
-                self.orders[(is_bid, price)] = (result.order_id, size)
+                self.orders[(is_bid, price)] = (order, size)
         elif not result.success:
             self.rejects[result.code] = self.rejects.get(result.code, 0) + 1
 
@@ -120,18 +127,18 @@ class NoiseTaker:
     def take(self, ex: Exchange, yes: str, no: str, tick: int,
              now_ns: int) -> PlaceResult | None:
         """Buy YES or NO at the best ask plus 0-2 ticks of slippage; None when that side is
-        empty. Sizes are raised so the order meets the venue's $1 marketable minimum."""
+        empty. Sizes are raised so the order meets the exchange's marketable minimum ($1)."""
         rng = self.rng
         buy_yes = rng.getrandbits(1) == 1
-        size = rng.randint(*self.size_range) // _LOT * _LOT
-        fok = rng.randrange(100) < self.fok_pct
-        slip = rng.randint(0, 2)
+        size = uniform_int(rng, *self.size_range) // _LOT * _LOT
+        fok = uniform_int(rng, 0, 99) < self.fok_pct
+        slip = uniform_int(rng, 0, 2)
         token = yes if buy_yes else no
         ask = ex.best_prices(token)[1]
         if ask >= MICROS:
             return None
         limit = min(-(-ask // tick) * tick + slip * tick, MICROS - tick)
-        least = -(-MICROS * MICROS // limit)  # size * limit / 1e6 >= $1
+        least = -(-ex.config.min_marketable_notional_micros * MICROS // limit)
         size = max(size, -(-least // _LOT) * _LOT)
         req = OrderRequest(owner=self.owner, token_id=token, side="BUY", price_micros=limit,
                            size_micros=size, order_type="FOK" if fok else "FAK")

@@ -24,8 +24,22 @@ from polyarb.sim.model import SECOND_NS
 from polyarb.sim.scenario.agents import NoiseTaker, QuoteSet
 from polyarb.sim.scenario.config import Range, ScenarioConfig
 from polyarb.sim.scenario.dislocations import Window, draw_window, plan_window
-from polyarb.sim.scenario.fair import BINARY_BOUNDS, FINE_BOUNDS, BinaryWalk, GroupWalk
-from polyarb.sim.scenario.quotes import Quote, ladder, tick_for
+from polyarb.sim.scenario.fair import (
+    BINARY_BOUNDS,
+    FINE_BOUNDS,
+    BinaryWalk,
+    GroupWalk,
+    uniform_int,
+)
+from polyarb.sim.scenario.quotes import (
+    FINE_HIGH,
+    FINE_LOW,
+    FINE_TICK_MICROS,
+    NORMAL_TICK_MICROS,
+    Quote,
+    ladder,
+    touch,
+)
 from polyarb.sim.scenario.schedule import Schedule
 from polyarb.sim.scenario.universe import build_universe
 
@@ -42,7 +56,7 @@ def _rng(seed: int, label: str) -> random.Random:
 
 
 def _interval(rng: random.Random, pair: Range) -> int:
-    return rng.randint(*pair) * _MS
+    return uniform_int(rng, *pair) * _MS
 
 
 class Scenario:
@@ -79,6 +93,9 @@ class Scenario:
         self._disloc_rng = _rng(cfg.seed, "dislocations")
         self._tick = [m.info.tick_size_micros for m in self._markets]
         self._frozen: list[int | None] = [None] * len(self._units)  # open window per unit
+        # per market: the (touch, tick) of the last plain re-quote and how many levels it set
+        self._quoted: list[tuple[tuple[int, int], int] | None] = [None] * len(self._markets)
+        self._depth = [0] * len(self._markets)
         self._schedule: Schedule | None = None
         self.windows: list[Window] = []
         self._counts = {"requotes": 0, "noise_orders": 0, "noise_filled": 0,
@@ -215,7 +232,7 @@ class Scenario:
             index=len(self.windows), event_id=unit.event_id or "",
             condition_ids=tuple(self._markets[m].info.condition_id for m in unit.markets),
             yes_tokens=tuple(self._markets[m].yes for m in unit.markets), open_ns=now_ns,
-            close_ns=due + draw.lifetime_ns, edge_micros=draw.edge_micros,
+            close_ns=self._clamp(due + draw.lifetime_ns), edge_micros=draw.edge_micros,
             ask_sum_micros=plan.ask_sum, depth_micros=plan.depth, cuts_micros=tuple(plan.cuts))
         self.windows.append(window)
         self._frozen[unit.index] = window.index
@@ -240,13 +257,20 @@ class Scenario:
 
     def _requote_unit(self, ex: Exchange, u: int, now_ns: int) -> None:
         cfg = self.config
+        h, levels = cfg.half_spread_micros, cfg.levels
         binary = self._units[u].event_id is None  # event outcomes keep the normal tick
         for m, fair in zip(self._units[u].markets, self._fair_list(u), strict=True):
-            tick = (tick_for(fair, cfg.half_spread_micros, cfg.tick_micros) if binary
-                    else cfg.tick_micros)
-            quotes = ladder(fair, cfg.half_spread_micros, tick, cfg.levels,
-                            self._markets[m].level_size_micros)
+            tick = cfg.tick_micros
+            top = touch(fair, h, tick)
+            if binary and tick == NORMAL_TICK_MICROS and (top[0] < FINE_LOW or top[1] > FINE_HIGH):
+                tick = FINE_TICK_MICROS  # the venue's fine-tick zone (quotes.tick_for)
+                top = touch(fair, h, tick)
+            quoted = (top, tick)
+            if quoted == self._quoted[m] and self._quotes[m].intact(self._depth[m]):
+                continue  # same prices, nothing taken: no need to touch the book
+            quotes = ladder(fair, h, tick, levels, self._markets[m].level_size_micros)
             self._sync(ex, m, quotes, tick, now_ns)
+            self._quoted[m], self._depth[m] = quoted, len(quotes)
 
     def _sync(self, ex: Exchange, m: int, quotes: list[Quote], tick: int, now_ns: int) -> None:
         new_tick = None if tick == self._tick[m] else tick
@@ -254,6 +278,7 @@ class Scenario:
             self._tick[m] = tick
             self._counts["tick_changes"] += 1
         self._quotes[m].sync(ex, quotes, now_ns, new_tick)
+        self._quoted[m] = None  # a plain re-quote sets it again; a window's ladder never does
         self._counts["requotes"] += 1
 
     def _fair_list(self, u: int) -> list[int]:
@@ -263,6 +288,12 @@ class Scenario:
     def _fair(self, m: int) -> int:
         market = self._markets[m]
         return self._fair_list(market.unit)[self._units[market.unit].markets.index(m)]
+
+    def _clamp(self, due: int) -> int:
+        """A window closes by the end of the schedule at the latest (never left open)."""
+        assert self._schedule is not None
+        end = self._schedule.end_ns
+        return due if end is None else min(due, end)
 
     def _add(self, due: int, kind: int, index: int) -> None:
         assert self._schedule is not None
