@@ -49,6 +49,7 @@ def test_config_unknown_field_is_an_error() -> None:
     ({"fine_tick_markets": 11}, "fine_tick_markets"),
     ({"quote_refresh_ms": (0, 10)}, "quote_refresh_ms must be positive"),
     ({"dislocation_edge_bps": (0, 100)}, "dislocation_edge_bps"),
+    ({"max_actions_per_step": 0}, "max_actions_per_step"),
     ({"outcomes": (3, 20)}, "exceed \\$1"),
     ({"outcomes": (3, 12), "dislocation_edge_bps": (200, 3_000)}, "room above the outcome floor"),
 ])
@@ -277,10 +278,19 @@ def test_history_does_not_depend_on_when_the_caller_steps() -> None:
     ex = Exchange(SimConfig())
     late.setup(ex, T0)
     late.step(ex, T0 + 6 * S)  # one big catch-up
-    assert on_time.fair_values() == coarse.fair_values() == late.fair_values()
+    capped = Scenario(ScenarioConfig(markets=4, neg_risk_events=2, max_actions_per_step=7))
+    ex = Exchange(SimConfig())
+    capped.setup(ex, T0)
+    steps = 0
+    while (due := capped.next_due_ns()) is not None and due <= T0 + 6 * S:
+        capped.step(ex, T0 + 6 * S)  # always late: catches up 7 actions at a time
+        steps += 1
+    assert steps > 20
+    scenarios = (on_time, coarse, late, capped)
+    assert len({tuple(s.fair_values().items()) for s in scenarios}) == 1
     plans = [[(w.event_id, w.close_ns, w.edge_micros, w.depth_micros, w.cuts_micros)
-              for w in s.windows] for s in (on_time, coarse, late)]
-    assert plans[0] == plans[1] == plans[2] and plans[0]
+              for w in s.windows] for s in scenarios]
+    assert plans[0] == plans[1] == plans[2] == plans[3] and plans[0]
 
 
 def test_duration_ends_the_schedule_with_every_window_closed() -> None:

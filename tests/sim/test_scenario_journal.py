@@ -183,6 +183,19 @@ def test_replay_gaps_are_capped(tmp_path: Path) -> None:
     assert [lv["price"] for lv in ex.book_json(YES, 0)["bids"]] == ["0.3", "0.4"]
 
 
+def test_replay_frames_per_step_cap_spreads_a_burst(tmp_path: Path) -> None:
+    root = _write(tmp_path / "j", [(T0, _change((YES, f"0.{k}", "10", "BUY")))
+                                   for k in range(10, 40)])
+    source = JournalScenario(root, max_frames_per_step=8)
+    ex = Exchange(SimConfig())
+    source.setup(ex, 0)
+    steps = 0
+    while source.next_due_ns() is not None:
+        source.step(ex, S)
+        steps += 1
+    assert steps == 4 and len(ex.book_json(YES, 0)["bids"]) == 30
+
+
 def test_replay_without_markets_is_a_clear_error(tmp_path: Path) -> None:
     root = _write(tmp_path / "j", [(T0, [_book(YES, [], [])])], markets=False)
     with pytest.raises(ValueError, match="no markets_loaded"):

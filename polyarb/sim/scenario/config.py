@@ -53,6 +53,9 @@ class ScenarioConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         fee_rate: the fee-enabled markets' rate (fee = rate * p * (1 - p) per share).
         duration_ms: end of the schedule (None: runs forever).
         account_collateral_micros: starting (and top-up) collateral of each scenario account.
+        max_actions_per_step: cap on the actions one `step` applies (None: all that are due).
+            A late caller then catches up over several steps instead of one long burst; the
+            history is the same, only applied later.
     """
 
     seed: int = 1
@@ -79,6 +82,7 @@ class ScenarioConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     fee_rate: Decimal = Decimal("0.04")
     duration_ms: int | None = None
     account_collateral_micros: int = 10**9 * MICROS
+    max_actions_per_step: int | None = None
 
     def __post_init__(self) -> None:
         why = _count_error(self) or _range_error(self) or _price_error(self) or _room_error(self)
@@ -101,6 +105,8 @@ def _count_error(c: ScenarioConfig) -> str | None:
         return "fee_rate must be in [0, 1)"
     if c.duration_ms is not None and c.duration_ms < 0:
         return "duration_ms must be >= 0"
+    if c.max_actions_per_step is not None and c.max_actions_per_step < 1:
+        return "max_actions_per_step must be >= 1 (or None)"
     if c.volatility_micros < 0 or c.account_collateral_micros <= 0:
         return "volatility_micros must be >= 0 and account_collateral_micros > 0"
     if c.dislocation_interval_ms is not None and c.neg_risk_events == 0:

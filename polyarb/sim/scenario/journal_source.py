@@ -78,9 +78,10 @@ class JournalScenario:
     """
 
     def __init__(self, journal_dir: Path | str, *, max_gap_ms: int | None = None,
-                 owner: str = BOOK_OWNER) -> None:
+                 max_frames_per_step: int | None = None, owner: str = BOOK_OWNER) -> None:
         self.journal_dir = Path(journal_dir)
         self.owner = owner
+        self.max_frames_per_step = max_frames_per_step
         self._max_gap_ns = None if max_gap_ms is None else max_gap_ms * 1_000_000
         markets, self._t0, self._counts = _scan(self.journal_dir)
         if not markets:
@@ -135,7 +136,8 @@ class JournalScenario:
         return None if self._next is None else self._next[0]
 
     def step(self, exchange: Exchange, now_ns: int) -> None:
-        """Apply every recorded frame due at or before `now_ns`, in journal order.
+        """Apply every recorded frame due at or before `now_ns`, in journal order; at most
+        `max_frames_per_step` of them when set (the rest stay due).
 
         Raises:
             RuntimeError: called before setup.
@@ -143,7 +145,11 @@ class JournalScenario:
         """
         if self._frames is None:
             raise RuntimeError("JournalScenario.step called before setup")
-        while self._next is not None and self._next[0] <= now_ns:
+        budget = self.max_frames_per_step
+        while self._next is not None and self._next[0] <= now_ns and (budget is None
+                                                                      or budget > 0):
+            if budget is not None:
+                budget -= 1
             self._apply(exchange, self._next[1], now_ns)
             self._pull()
 

@@ -147,7 +147,8 @@ class Scenario:
         return None if self._schedule is None else self._schedule.next_due()
 
     def step(self, exchange: Exchange, now_ns: int) -> None:
-        """Apply every action due at or before `now_ns`, in due order (rule 2).
+        """Apply every action due at or before `now_ns`, in due order (rule 2); at most
+        `config.max_actions_per_step` of them when that is set (the rest stay due).
 
         Raises:
             RuntimeError: called before setup.
@@ -155,7 +156,10 @@ class Scenario:
         sched = self._schedule
         if sched is None:
             raise RuntimeError("Scenario.step called before setup")
-        while (action := sched.pop_due(now_ns)) is not None:
+        budget = self.config.max_actions_per_step
+        while (budget is None or budget > 0) and (action := sched.pop_due(now_ns)) is not None:
+            if budget is not None:
+                budget -= 1
             due, kind, index = action
             if kind == _WALK:
                 self._walk(exchange, index, due, now_ns)
