@@ -3,7 +3,10 @@
 # independence from when the caller steps, and the schedule's end.
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import msgspec
 import orjson
@@ -265,6 +268,30 @@ def test_same_seed_same_market_history_other_seed_differs() -> None:
     assert event_hash(ScenarioConfig(markets=4, neg_risk_events=1, seed=2), 5 * S) != first
 
 
+_HASH_RUN = """
+import hashlib, msgspec
+from polyarb.sim import Exchange, SimConfig
+from polyarb.sim.scenario import Scenario, ScenarioConfig
+sc, ex = Scenario(ScenarioConfig(markets=3)), Exchange(SimConfig())
+sc.setup(ex, 0)
+digest = hashlib.sha256(msgspec.json.encode(ex.take_events()))
+while (due := sc.next_due_ns()) is not None and due <= 3 * 10**9:
+    sc.step(ex, due)
+    ex.advance(due)
+    digest.update(msgspec.json.encode(ex.take_events()))
+print(digest.hexdigest())
+"""
+
+
+def test_same_seed_same_history_across_processes_and_hash_seeds() -> None:
+    outputs = {
+        subprocess.run([sys.executable, "-c", _HASH_RUN], capture_output=True, text=True,
+                       check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1 and len(outputs.pop().strip()) == 64
+
+
 def test_history_does_not_depend_on_when_the_caller_steps() -> None:
     cfg = ScenarioConfig(markets=4, neg_risk_events=2)
     on_time = Scenario(cfg)
@@ -302,7 +329,7 @@ def test_duration_ends_the_schedule_with_every_window_closed() -> None:
     assert all(best_ask_sum(ex, w.yes_tokens) > MICROS for w in scenario.windows)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32), markets=st.integers(0, 3), events=st.integers(1, 2),
        outcomes=st.tuples(st.integers(2, 8), st.integers(0, 3)))
 def test_any_seed_keeps_books_uncrossed_and_windows_visible(
