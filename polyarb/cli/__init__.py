@@ -7,6 +7,7 @@ import typer
 
 from polyarb import __version__
 from polyarb.cli.journal import journal_app
+from polyarb.cli.sim import sim_app
 
 app = typer.Typer(
     name="polyarb",
@@ -19,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(journal_app, name="journal")
+app.add_typer(sim_app, name="sim")
 
 
 def _version(value: bool) -> None:
