@@ -7,7 +7,8 @@
 #    public dev key of the protocol reference and the API credentials the simulator derives
 #    for it. They only ever work against a simulator; no real secret is printed.
 # 3. The market scenario is the scenario generator (polyarb.sim.scenario) when it is
-#    importable, else the server's built-in static scenario.
+#    importable, else the server's built-in static scenario; `--from-journal DIR` replays the
+#    books a polyarb journal recorded instead.
 from __future__ import annotations
 
 from typing import Any
@@ -44,6 +45,21 @@ def make_scenario(seed: int, markets: int, neg_risk_events: int, churn: float) -
     return Scenario(config)
 
 
+def journal_scenario(journal_dir: str, max_gap_ms: int | None) -> Any:
+    """A scenario replaying a journal's recorded books.
+
+    Raises:
+        typer.BadParameter: the directory holds no replayable market.
+    """
+    from polyarb.journal.errors import JournalError
+    from polyarb.sim.scenario import JournalScenario
+
+    try:
+        return JournalScenario(journal_dir, max_gap_ms=max_gap_ms)
+    except (ValueError, OSError, JournalError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--from-journal") from None
+
+
 def _print_banner(server: Any) -> None:
     from polyarb.sim.server import DEV_ADDRESS, DEV_PRIVATE_KEY
     from polyarb.venues.polymarket import credentials as cr
@@ -73,6 +89,10 @@ def serve(
         "", help="Fault rates, e.g. disconnect=0.001,http503=0.05,lost_response=0.02."),
     churn: float = typer.Option(
         5.0, min=0.0, help="Book updates per second (built-in fallback scenario only)."),
+    from_journal: str | None = typer.Option(
+        None, "--from-journal", help="Replay the books recorded in this journal directory."),
+    max_gap_ms: int | None = typer.Option(
+        None, min=0, help="With --from-journal: shorten longer silences to this."),
 ) -> None:
     """Serve the simulated CLOB on one port until Ctrl-C."""
     from polyarb.sim.server import FaultSpecError, ServerConfig, SimServer, parse_faults
@@ -81,7 +101,8 @@ def serve(
         fault_config = parse_faults(faults)
     except FaultSpecError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from None
-    scenario = make_scenario(seed, markets, neg_risk_events, churn)
+    scenario = (journal_scenario(from_journal, max_gap_ms) if from_journal is not None
+                else make_scenario(seed, markets, neg_risk_events, churn))
     config = ServerConfig(host=host, port=port, seed=str(seed), faults=fault_config)
     server = SimServer(config, scenario)
     try:

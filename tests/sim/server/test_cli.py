@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -85,3 +86,9 @@ def test_server_warns_loudly_when_bound_beyond_loopback(
 async def _start_stop(server: SimServer) -> None:
     await server.start()
     await server.stop()
+
+
+def test_cli_sim_serve_from_a_missing_journal_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sim", "serve", "--port", "0",
+                                 "--from-journal", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "--from-journal" in result.output
