@@ -23,12 +23,18 @@
 #    counts (positions track the share-denominated fee; see fees.buy_fee_shares_micros).
 # 7. Output order is deterministic: sorted by (market id, strategy, first leg token). A crossed
 #    book's cost_micros is its buy leg's notional.
+# 8. Speed: for a pair of polyarb.core.book.Book (the engine's books) the fast path of rule 2
+#    reads their cached `top_bid` / `top_ask` and decides a quiet market in a handful of integer
+#    comparisons; it is the same test as _scan_binary (an empty side's 0 / 1e6 sentinel fails
+#    every strategy just as None does) and hands anything else to it. Any other BookView goes
+#    through _scan_binary directly. tests/core/test_hotpath.py checks both agree.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
 import msgspec
 
+from polyarb.core.book import Book
 from polyarb.core.fees import FeeModel, compile_fee, schedule_error
 from polyarb.core.markets import BinaryPlan, GroupPlan, MarketRegistry
 from polyarb.core.sizing import BPS, MICROS, LegSpec, Limits, size_opportunity
@@ -98,13 +104,29 @@ def detect(
     Returns:
         Candidates sorted by (market id, strategy, first leg token).
     """
-    markets, groups = registry.plans_touched(token_ids)
-    hits: list[_Hit] = []
     bps, sells = config.min_margin_bps, config.complete_set_sell_enabled
+    hits: list[_Hit] = []
+    plan = registry.sole_plan(token_ids)
+    if plan is not None:  # the common frame: one binary market in no basket
+        if on_evaluate is not None:
+            on_evaluate(plan.market_id)
+        if not plan.tradable:
+            return []
+        t0, t1 = plan.tokens
+        b0, b1 = books.get(t0), books.get(t1)
+        if type(b0) is Book and type(b1) is Book:
+            # _quiet, inlined: the one test most frames end with (rule 8).
+            a0, a1, d0, d1 = b0.top_ask, b1.top_ask, b0.top_bid, b1.top_bid
+            if ((BPS + bps) * (a0 + a1) >= _ONE_BPS and d0 < a0 and d1 < a1
+                    and not (sells and BPS * (d0 + d1) > (BPS + bps) * MICROS)):
+                return []
+        _scan_binary(plan, books, bps, sells, hits)
+        return _size_hits(hits, config, cap_size_micros, cap_capital_micros) if hits else []
+    markets, groups = registry.plans_touched(token_ids)
     for plan in markets:
         if on_evaluate is not None:
             on_evaluate(plan.market_id)
-        if plan.tradable:
+        if plan.tradable and not _quiet(plan, books, bps, sells):
             _scan_binary(plan, books, bps, sells, hits)
     for group in groups:
         if on_evaluate is not None:
@@ -142,6 +164,23 @@ def resize(
         if (cand.strategy, cand.market_id, cand.legs[0].token_id) == key:
             return cand
     return None
+
+
+def _quiet(plan: BinaryPlan, books: Mapping[str, BookView], bps: int, sells: bool) -> bool:
+    """Rule 8: True when _scan_binary would find nothing, decided on two Books' cached tops.
+
+    Liveness does not matter: quiet tops rule out every strategy, so also the subset that
+    _scan_binary tries when a book is unusable. False means "not sure" (other BookViews, a
+    missing book, a strategy that may pass).
+    """
+    t0, t1 = plan.tokens
+    b0, b1 = books.get(t0), books.get(t1)
+    if type(b0) is not Book or type(b1) is not Book:
+        return False
+    a0, a1, d0, d1 = b0.top_ask, b1.top_ask, b0.top_bid, b1.top_bid
+    buy_scale = BPS + bps
+    return (buy_scale * (a0 + a1) >= _ONE_BPS and d0 < a0 and d1 < a1
+            and not (sells and BPS * (d0 + d1) > buy_scale * MICROS))
 
 
 def _scan_binary(

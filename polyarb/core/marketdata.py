@@ -16,16 +16,33 @@
 #    without repeats; the engine re-checks only their markets. Output order never depends on
 #    hash or set order: check_stale sorts by token id.
 # 5. snapshot() is canonical (books sorted by token id, counters by name); restore() inverts it.
+# 6. apply_raw is parse_frame + apply_frame in one call, identical in effect (books, counters,
+#    touched, decisions). It is the reducer's hot path: a frame holding one `price_change` or
+#    one `book` object goes from the strict decode (polyarb.core.wire_fast) straight to the
+#    books. Everything is converted before anything is mutated, so a value the fast path does
+#    not vouch for still falls back to the reference parse with nothing half applied.
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, assert_never
 
-from polyarb.core.book import BROKEN, Book, apply_changes, top_disagrees
+from polyarb.core.book import BROKEN, Book, apply_changes, level_dict, top_disagrees
+from polyarb.core.numbers import venue_ts_ns
+from polyarb.core.wire import parse_frame, parse_lenient
+from polyarb.core.wire_fast import (
+    WireBook,
+    WirePriceChange,
+    book_tick,
+    changes_of,
+    level_map,
+    messages_of,
+    strict_decode,
+)
 from polyarb.core.wire_types import (
     BestBidAsk,
     BookSnapshot,
     BookUpdateLost,
+    Change,
     Control,
     LastTradePrice,
     MarketResolved,
@@ -40,6 +57,8 @@ from polyarb.events.decisions import ContinuityBroken, ContinuityRestored, Frame
 
 Applied = tuple[tuple[str, ...], tuple[Decision, ...]]
 """(touched token ids, decisions) returned by MarketData.apply and apply_frame."""
+Folded = tuple[tuple[str, ...], tuple[Decision, ...], Sequence[WireMessage]]
+"""(touched token ids, decisions, messages) returned by MarketData.apply_raw."""
 
 _NOTHING: Applied = ((), ())
 _MESSAGE_TYPES: tuple[type[WireMessage], ...] = (
@@ -47,7 +66,7 @@ _MESSAGE_TYPES: tuple[type[WireMessage], ...] = (
     NewMarket, MarketResolved, Control, BookUpdateLost,
 )  # fmt: skip
 _COUNTERS = (
-    "frames", "rejects", "unknown_types", "ignored_no_snapshot", "ignored_broken",
+    "rejects", "unknown_types", "ignored_no_snapshot", "ignored_broken",
     "continuity_broken", "continuity_restored",
 )  # fmt: skip
 
@@ -64,12 +83,16 @@ STALE = "stale"
 class MarketData:
     """Books by token id, continuity tracking and feed counters."""
 
-    __slots__ = ("_books", "_by_type", "counters")
+    __slots__ = ("_books", "_by_type", "_counts", "_frames", "_fused_books", "_fused_changes")
 
     def __init__(self) -> None:
         self._books: dict[str, Book] = {}
         self._by_type: dict[type, int] = dict.fromkeys(_MESSAGE_TYPES, 0)
-        self.counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
+        self._counts: dict[str, int] = dict.fromkeys(_COUNTERS, 0)  # all but "frames"
+        # The hot counts are plain ints (a dict increment costs a lookup and a store):
+        self._frames = 0
+        self._fused_changes = 0  # price_change / book messages apply_raw applied directly
+        self._fused_books = 0
 
     @property
     def books(self) -> Mapping[str, Book]:
@@ -84,14 +107,90 @@ class MarketData:
         """Every token with a book, sorted."""
         return sorted(self._books)
 
+    @property
+    def counters(self) -> dict[str, int]:
+        """Feed counters by name (a copy): frames, rejects, unknown types, ignored, breaks."""
+        return {"frames": self._frames, **self._counts}
+
+    def _messages(self) -> dict[type, int]:
+        out = dict(self._by_type)
+        out[PriceChange] += self._fused_changes
+        out[BookSnapshot] += self._fused_books
+        return out
+
     def stats(self) -> dict[str, int]:
         """Counters for the stats line: frames, rejects, ignored updates, messages by type."""
-        out = dict(self.counters)
-        for cls, n in self._by_type.items():
+        out = self.counters
+        for cls, n in self._messages().items():
             out["msg_" + cls.__name__] = n
         return dict(sorted(out.items()))
 
     # --- applying messages ----------------------------------------------------------------
+
+    def apply_raw(self, frame: Any, text: str | None, ts_recv_ns: int, cause_seq: int) -> Folded:
+        """Parse and apply one market-channel frame: apply_frame(parse_frame(...)) in one call.
+
+        Args:
+            frame: the verbatim JSON bytes (bytes, memoryview or msgspec.Raw), or None/empty.
+            text: the frame as text when it was not embeddable JSON (control texts, garbage).
+            ts_recv_ns: the frame's receive time.
+            cause_seq: the frame's journal seq.
+
+        Returns:
+            Touched token ids and decisions exactly as apply_frame returns them, then the
+            parsed messages; () when the frame was one price_change or book applied directly
+            (such a frame holds nothing for the market registry).
+        """
+        try:
+            data = strict_decode(frame)
+        except Exception:  # not the strict schema (or no bytes at all): see _apply_decoded
+            data = None
+        if type(data) is WirePriceChange:
+            try:
+                changes = changes_of(data)
+                ts_venue = venue_ts_ns(data.timestamp)
+            except Exception:  # the reference parse decides (rule 6)
+                pass
+            else:
+                self._frames += 1
+                self._fused_changes += 1
+                touched, failed, missing, not_live = apply_changes(
+                    self._books, changes, ts_recv_ns, ts_venue)
+                if failed is None and not (missing or not_live):
+                    return touched, (), ()  # the common case
+                return touched, self._checked(failed, missing, not_live, ts_recv_ns,
+                                              cause_seq), ()
+        return self._apply_decoded(data, frame, text, ts_recv_ns, cause_seq)
+
+    def _apply_decoded(self, data: Any, frame: Any, text: str | None, ts_recv_ns: int,
+                       cause_seq: int) -> Folded:
+        """apply_raw for everything but a price_change it applied: books, arrays, the rest."""
+        kind = type(data)
+        if kind is WireBook:
+            try:
+                tick = book_tick(data)
+                bids, asks = level_map(data.bids), level_map(data.asks)
+                ts_venue = venue_ts_ns(data.timestamp)
+            except Exception:
+                pass
+            else:
+                self._frames += 1
+                self._fused_books += 1
+                touched, decisions = self._install(
+                    data.asset_id, bids, asks, ts_venue, tick, ts_recv_ns, cause_seq)
+                return touched, decisions, ()
+        elif data is not None and kind is not WirePriceChange:
+            msgs = messages_of(data)
+            if msgs is not None:
+                return self._fold(ParseResult(msgs, []), ts_recv_ns, cause_seq)
+        if frame is None or len(frame) == 0:
+            return self._fold(parse_frame(frame, text), ts_recv_ns, cause_seq)
+        source = frame if type(frame) is bytes else memoryview(frame)
+        return self._fold(parse_lenient(source), ts_recv_ns, cause_seq)
+
+    def _fold(self, result: ParseResult, ts_recv_ns: int, cause_seq: int) -> Folded:
+        touched, decisions = self.apply_frame(result, ts_recv_ns, cause_seq)
+        return touched, decisions, result.messages
 
     def apply_frame(self, result: ParseResult, ts_recv_ns: int, cause_seq: int) -> Applied:
         """Apply everything one parsed frame yielded; rejects become FrameRejected decisions.
@@ -104,8 +203,8 @@ class MarketData:
         Returns:
             Touched token ids (frame order, no repeats) and the decisions, rejects first.
         """
-        counters = self.counters
-        counters["frames"] += 1
+        self._frames += 1
+        counters = self._counts
         if result.unknown:
             counters["unknown_types"] += result.unknown
         messages = result.messages
@@ -157,42 +256,54 @@ class MarketData:
                 assert_never(msg)
 
     def _price_change(self, msg: PriceChange, ts: int, seq: int) -> Applied:
-        touched, failed, missing, not_live = apply_changes(
-            self._books, msg.changes, ts, msg.ts_venue_ns
-        )
+        return self._changes(msg.changes, msg.ts_venue_ns, ts, seq)
+
+    def _changes(
+        self, changes: Sequence[Change], ts_venue: int | None, ts: int, seq: int
+    ) -> Applied:
+        touched, failed, missing, not_live = apply_changes(self._books, changes, ts, ts_venue)
+        return touched, self._checked(failed, missing, not_live, ts, seq)
+
+    def _checked(self, failed: list[tuple[Book, str]] | None, missing: int, not_live: int,
+                 ts: int, seq: int) -> tuple[Decision, ...]:
+        """Count what apply_changes skipped; break the books that failed their check."""
         if missing or not_live:
-            self.counters["ignored_no_snapshot"] += missing
-            self.counters["ignored_broken"] += not_live
+            self._counts["ignored_no_snapshot"] += missing
+            self._counts["ignored_broken"] += not_live
         if failed is None:
-            return touched, ()
-        return touched, tuple(
+            return ()
+        return tuple(
             self._break(book, CROSSED if why == "crossed" else BEST_MISMATCH, ts, seq)
             for book, why in failed
         )
 
     def _ignore(self, book: Book | None) -> None:
-        self.counters["ignored_no_snapshot" if book is None else "ignored_broken"] += 1
+        self._counts["ignored_no_snapshot" if book is None else "ignored_broken"] += 1
 
     def _snapshot(self, msg: BookSnapshot, ts: int, seq: int) -> Applied:
-        token = msg.token_id
+        return self._install(msg.token_id, level_dict(msg.bids), level_dict(msg.asks),
+                             msg.ts_venue_ns, msg.tick_size_micros, ts, seq)
+
+    def _install(self, token: str, bids: dict[int, int], asks: dict[int, int],
+                 ts_venue: int | None, tick: int | None, ts: int, seq: int) -> Applied:
         book = self._books.get(token)
         if book is None:
             book = self._books[token] = Book(token)
         was_broken = book.state == BROKEN
-        book.replace(msg.bids, msg.asks)
+        book.install(bids, asks)
         book.last_update_ns = ts
-        book.ts_venue_ns = msg.ts_venue_ns
-        if msg.tick_size_micros is not None:
-            book.tick_size_micros = msg.tick_size_micros
+        book.ts_venue_ns = ts_venue
+        if tick is not None:
+            book.tick_size_micros = tick
         if book.is_crossed():
             book.break_continuity(CROSSED_SNAPSHOT)
             if was_broken:
                 return (token,), ()
-            self.counters["continuity_broken"] += 1
+            self._counts["continuity_broken"] += 1
             return (token,), (self._broken(book, CROSSED_SNAPSHOT, ts, seq),)
         if not was_broken:
             return (token,), ()
-        self.counters["continuity_restored"] += 1
+        self._counts["continuity_restored"] += 1
         restored = ContinuityRestored(
             ts_recv_ns=ts, cause_seq=seq, token_id=token, epoch=book.epoch
         )
@@ -233,7 +344,7 @@ class MarketData:
         book.last_update_ns = ts
         if not was_live:
             return (book.token_id,), ()
-        self.counters["continuity_broken"] += 1
+        self._counts["continuity_broken"] += 1
         return (book.token_id,), (self._broken(book, TICK_SIZE_CHANGE, ts, seq),)
 
     def _update_lost(self, msg: BookUpdateLost, ts: int, seq: int) -> Applied:
@@ -248,7 +359,7 @@ class MarketData:
 
     def _break(self, book: Book, reason: str, ts: int, seq: int) -> ContinuityBroken:
         book.break_continuity(reason)
-        self.counters["continuity_broken"] += 1
+        self._counts["continuity_broken"] += 1
         return self._broken(book, reason, ts, seq)
 
     @staticmethod
@@ -288,7 +399,7 @@ class MarketData:
         return {
             "books": [books[token].snapshot() for token in sorted(books)],
             "counters": dict(sorted(self.counters.items())),
-            "messages": dict(sorted((c.__name__, n) for c, n in self._by_type.items())),
+            "messages": dict(sorted((c.__name__, n) for c, n in self._messages().items())),
         }
 
     @classmethod
@@ -299,7 +410,10 @@ class MarketData:
             book = Book.restore(book_data)
             store._books[book.token_id] = book
         for name, value in data["counters"].items():
-            store.counters[name] = int(value)
+            if name == "frames":
+                store._frames = int(value)
+            else:
+                store._counts[name] = int(value)
         by_name = {c.__name__: c for c in _MESSAGE_TYPES}
         for name, value in data["messages"].items():
             store._by_type[by_name[name]] = int(value)

@@ -49,12 +49,13 @@ class Touched(msgspec.Struct, frozen=True, kw_only=True):
 class BinaryPlan:
     """What detection needs about one binary market, precompiled."""
 
-    __slots__ = ("fee", "market_id", "min_size_micros", "tokens", "tradable")
+    __slots__ = ("fee", "grouped", "market_id", "min_size_micros", "tokens", "tradable")
 
     def __init__(self, info: MarketInfo) -> None:
         self.market_id = info.condition_id
         self.tokens = (info.tokens[0].token_id, info.tokens[1].token_id)
         self.tradable = is_tradable(info)
+        self.grouped = _group_id(info) is not None  # a token of it may sit in a basket
         self.min_size_micros = info.min_order_size_micros
         self.fee: FeeModel = compile_fee(info.fees)
 
@@ -251,25 +252,44 @@ class MarketRegistry:
                 groups[gid] = None
         return Touched(markets=tuple(sorted(markets)), groups=tuple(sorted(groups)))
 
+    def sole_plan(self, token_ids: Iterable[str]) -> BinaryPlan | None:
+        """The one binary plan some tokens touch when that is all they touch, else None.
+
+        The common frame (a market's YES and NO, no neg-risk basket) needs no lists: None
+        means "ask plans_touched" (several markets, a basket, or no known token).
+        """
+        found = None
+        token_plan = self._token_plan
+        for tok in token_ids:
+            plan = token_plan.get(tok)
+            if plan is None or plan.grouped or (found is not None and plan is not found):
+                return None
+            found = plan
+        return found
+
     def plans_touched(
         self, token_ids: Iterable[str]
     ) -> tuple[list[BinaryPlan], list[GroupPlan]]:
         """The plans of the markets and groups some tokens touch, each sorted by id.
 
-        The hot path of detection: one dict lookup per token; repeats of the previous market
-        (a frame's YES and NO) are dropped on the fly, and only a list of several is sorted.
+        The hot path of detection: one dict lookup per token (two for a neg-risk market's);
+        repeats of the previous market (a frame's YES and NO) are dropped on the fly, and only a
+        list of several is sorted.
         """
         markets: list[BinaryPlan] = []
         groups: list[GroupPlan] = []
-        token_plan, token_groups, all_groups = self._token_plan, self._token_groups, self._groups
+        token_plan = self._token_plan
+        last = None
         for tok in token_ids:
             plan = token_plan.get(tok)
             if plan is None:
                 continue
-            if not markets or markets[-1] is not plan:
+            if plan is not last:
                 markets.append(plan)
-            for gid in token_groups[tok]:
-                groups.append(all_groups[gid])
+                last = plan
+            if plan.grouped:
+                for gid in self._token_groups[tok]:
+                    groups.append(self._groups[gid])
         if len(markets) > 1:
             markets = _unique_sorted({p.market_id: p for p in markets})
         if len(groups) > 1:

@@ -12,6 +12,10 @@
 # 3. Why it exists: the bench (bench/bench_core_parse.py) showed decoding into msgspec structs
 #    plus attribute access is clearly cheaper than orjson.loads plus dict lookups, and parse
 #    cost dominates the reducer. tests/core/test_wire.py checks both paths agree.
+# 4. The fused path (MarketData.apply_raw) uses `strict_decode`, `changes_of`, `level_map` and
+#    `book_tick` directly and skips the message objects; they follow rule 1: all-or-nothing,
+#    any doubt raises and the caller takes the reference path before anything was mutated.
+#    tests/core/test_hotpath.py checks the fused path against parse_frame + apply_frame.
 from __future__ import annotations
 
 from typing import Any
@@ -32,13 +36,14 @@ from polyarb.core.wire_types import (
     WireMessage,
 )
 
+_LEVEL_PRICES = _num.LEVEL_PRICES
+_QUOTE_PRICES = _num.QUOTE_PRICES
 _LEVEL_PRICE_GET = _num.LEVEL_PRICES.get
-_QUOTE_PRICE_GET = _num.QUOTE_PRICES.get
 _SIZE_GET = _num.SIZES.get
 _level_price = _num.level_price_micros
 _quote_price = _num.quote_price_micros
 _size = _num.size_miss  # only called after a SIZES miss
-_IS_BID_GET = {"BUY": True, "SELL": False, "buy": True, "sell": False}.get
+_IS_BID = {"BUY": True, "SELL": False, "buy": True, "sell": False}
 _SIDE_GET = {"BUY": "BUY", "SELL": "SELL", "buy": "BUY", "sell": "SELL"}.get
 
 Ts = str | int | None
@@ -101,22 +106,44 @@ class _TickSize(msgspec.Struct, tag_field="event_type", tag="tick_size_change", 
 
 
 _Event = _PriceChange | _Book | _BestBidAsk | _LastTrade | _TickSize
-_DECODE = msgspec.json.Decoder(_Event | list[_Event]).decode
+strict_decode = msgspec.json.Decoder(_Event | list[_Event]).decode
+"""Decode a frame with the strict schema (a wire struct or a list of them); raises otherwise."""
+_DECODE = strict_decode
 
 
 class _GiveUp(Exception):
     pass
 
 
-def parse_fast(source: Any) -> list[WireMessage] | None:
-    """Decode a frame with the strict schema; None means "use the lenient path"."""
+WirePriceChange = _PriceChange
+WireBook = _Book
+
+
+def decode(source: Any) -> Any:
+    """Decode a frame with the strict schema: a wire struct, a list of them, or None (declined).
+
+    `source` is bytes or any buffer (msgspec.Raw, memoryview); decoding never raises.
+    """
     try:
-        data = _DECODE(source)
+        return _DECODE(source)
+    except Exception:  # anything unusual: the lenient path decides (and never raises)
+        return None
+
+
+def messages_of(data: Any) -> list[WireMessage] | None:
+    """The messages of a decoded frame (see `decode`); None means "use the lenient path"."""
+    try:
         if type(data) is list:
             return [_CONVERT[type(event)](event) for event in data]
         return [_CONVERT[type(data)](data)]
-    except Exception:  # anything unusual: the lenient path decides (and never raises)
+    except Exception:  # a value the strict path does not vouch for
         return None
+
+
+def parse_fast(source: Any) -> list[WireMessage] | None:
+    """Decode a frame with the strict schema; None means "use the lenient path"."""
+    data = decode(source)
+    return None if data is None else messages_of(data)
 
 
 def _levels(raw: list[_Level] | UnsetType | None) -> tuple[Level, ...]:
@@ -139,10 +166,39 @@ def _levels(raw: list[_Level] | UnsetType | None) -> tuple[Level, ...]:
     return tuple(out)
 
 
-def _book(m: _Book) -> BookSnapshot:
+def level_map(raw: list[_Level] | UnsetType | None) -> dict[int, int]:
+    """One side of a decoded `book` as a dict price -> size: zeros dropped, the last repeat wins.
+
+    Exactly `dict(levels)` of what the message path builds; raises on anything unusual.
+    """
+    if raw is None:
+        return {}
+    if raw is UNSET:
+        raise _GiveUp
+    price_get, size_get = _LEVEL_PRICE_GET, _SIZE_GET
+    out: dict[int, int] = {}
+    for level in raw:
+        price = price_get(level.price)
+        if price is None:
+            price = _level_price(level.price)
+        size = size_get(level.size)
+        if size is None:
+            size = _size(level.size)
+        if size:
+            out[price] = size
+    return out
+
+
+def book_tick(m: _Book) -> int | None:
+    """A decoded `book`'s tick size in micros, or None; raises on anything unusual."""
     if not m.asset_id:
         raise _GiveUp
     tick = m.tick_size
+    return None if not tick else _level_price(tick)
+
+
+def _book(m: _Book) -> BookSnapshot:
+    tick = book_tick(m)
     return BookSnapshot(
         m.asset_id,
         m.market or "",
@@ -150,7 +206,7 @@ def _book(m: _Book) -> BookSnapshot:
         _levels(m.asks),
         venue_ts_ns(m.timestamp),
         m.hash or "",
-        None if not tick else _level_price(tick),
+        tick,
     )
 
 
@@ -158,35 +214,43 @@ def _quote(text: str) -> int | None:
     return None if text == "" else _quote_price(text)
 
 
-def _price_change(m: _PriceChange) -> PriceChange:
-    price_get, quote_get, size_get, is_bid_get = (
-        _LEVEL_PRICE_GET, _QUOTE_PRICE_GET, _SIZE_GET, _IS_BID_GET
-    )  # fmt: skip
+def changes_of(m: _PriceChange) -> list[Change]:
+    """The entries of a decoded `price_change` as Change tuples; raises on anything unusual.
+
+    Prices, quotes and sides almost always hit their caches, so they are subscripted (a miss
+    raises KeyError, which costs nothing until it happens); sizes miss often, so `.get`.
+    """
     out: list[Change] = []
-    append = out.append
     for e in m.price_changes:
         token = e.asset_id
-        price = price_get(e.price)
-        if price is None:
+        try:
+            price = _LEVEL_PRICES[e.price]
+        except KeyError:
             price = _level_price(e.price)
-        size = size_get(e.size)
+        size = _SIZE_GET(e.size)
         if size is None:
             size = _size(e.size)
-        is_bid = is_bid_get(e.side)
-        if is_bid is None or not token:
+        is_bid = _IS_BID[e.side]  # an unknown side: KeyError, the lenient path rejects it
+        if not token:
             raise _GiveUp
         best_bid: int | None = None
-        if e.best_bid is not None:
-            best_bid = quote_get(e.best_bid)
-            if best_bid is None:
-                best_bid = _quote(e.best_bid)
+        if (text := e.best_bid) is not None:
+            try:
+                best_bid = _QUOTE_PRICES[text]
+            except KeyError:
+                best_bid = _quote(text)
         best_ask: int | None = None
-        if e.best_ask is not None:
-            best_ask = quote_get(e.best_ask)
-            if best_ask is None:
-                best_ask = _quote(e.best_ask)
-        append((token, is_bid, price, size, best_bid, best_ask))
-    return PriceChange(m.market or "", tuple(out), venue_ts_ns(m.timestamp))
+        if (text := e.best_ask) is not None:
+            try:
+                best_ask = _QUOTE_PRICES[text]
+            except KeyError:
+                best_ask = _quote(text)
+        out.append((token, is_bid, price, size, best_bid, best_ask))
+    return out
+
+
+def _price_change(m: _PriceChange) -> PriceChange:
+    return PriceChange(m.market or "", tuple(changes_of(m)), venue_ts_ns(m.timestamp))
 
 
 def _opt_quote(text: str | None) -> int | None:
