@@ -16,12 +16,13 @@
 # 4. Pure apart from reading the exchange's market registry.
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from polyarb.events.inputs import Side
 from polyarb.sim import Exchange, OrderRequest
 from polyarb.sim import errors as E
 from polyarb.sim.amounts import AmountsError, order_terms
-from polyarb.sim.model import ORDER_TYPES
+from polyarb.sim.model import ORDER_TYPES, OrderType
 from polyarb.sim.server.http import INVALID_ORDER_PAYLOAD, ApiError
 from polyarb.venues.polymarket import contracts as c
 from polyarb.venues.polymarket import signing as sg
@@ -69,30 +70,37 @@ def decode_entry(entry: Any, *, api_key: str, address: str, exchange: Exchange,
     market = exchange.markets.by_token.get(order.token_id)
     if market is None:
         raise ApiError(404, E.market_not_found_msg(order.token_id), "unknown_token")
-    digest = sg.order_digest(order, sg.order_domain(chain_id, market.neg_risk))
-    try:
-        sg.check_maker_signer(order)
-        if sg.recover_address(digest, signature) != c.to_checksum_address(order.signer):
-            raise ApiError(400, INVALID_SIGNATURE, "signer_mismatch")
-    except sg.SignatureError as exc:
-        raise ApiError(400, INVALID_SIGNATURE, exc.reason) from None
+    digest = _verified_digest(order, signature, sg.order_domain(chain_id, market.neg_risk))
     order_type, post_only = _options(entry)
-    side = sg.SIDE_NAMES[order.side]
+    side: Side = "BUY" if order.side == sg.BUY else "SELL"
     try:
-        price, size = order_terms(side, order.maker_amount, order.taker_amount,  # type: ignore[arg-type]
-                                  order_type, market.tick_micros)  # type: ignore[arg-type]
+        price, size = order_terms(side, order.maker_amount, order.taker_amount, order_type,
+                                  market.tick_micros)
     except AmountsError as exc:
         raise ApiError(400, str(exc), "amounts") from None
     return OrderRequest(
-        owner=api_key, token_id=order.token_id, side=side,  # type: ignore[arg-type]
-        price_micros=price, size_micros=size, order_type=order_type,  # type: ignore[arg-type]
-        post_only=post_only, expiration_s=order.expiration, order_id="0x" + digest.hex(),
+        owner=api_key, token_id=order.token_id, side=side, price_micros=price,
+        size_micros=size, order_type=order_type, post_only=post_only,
+        expiration_s=order.expiration, order_id="0x" + digest.hex(),
         maker_address=c.to_checksum_address(order.maker),
         amount_micros=order.maker_amount if side == "BUY" else order.taker_amount,
     )
 
 
-def _options(entry: dict[str, Any]) -> tuple[str, bool]:
+def _verified_digest(order: sg.OrderV2, signature: str, domain: bytes) -> bytes:
+    """The order hash, once the signature is the signer's (else 400 invalid signature)."""
+    digest = sg.order_digest(order, domain)
+    try:
+        sg.check_maker_signer(order)
+        recovered = sg.recover_address(digest, signature)
+    except sg.SignatureError as exc:
+        raise ApiError(400, INVALID_SIGNATURE, exc.reason) from None
+    if recovered != c.to_checksum_address(order.signer):
+        raise ApiError(400, INVALID_SIGNATURE, "signer_mismatch")
+    return digest
+
+
+def _options(entry: dict[str, Any]) -> tuple[OrderType, bool]:
     order_type = entry.get("orderType", "GTC")
     post_only = entry.get("postOnly", False)
     defer = entry.get("deferExec", False)
@@ -100,4 +108,4 @@ def _options(entry: dict[str, Any]) -> tuple[str, bool]:
         raise _bad("order_type")
     if not isinstance(post_only, bool) or not isinstance(defer, bool):
         raise _bad("flags")
-    return order_type, post_only
+    return cast(OrderType, order_type), post_only

@@ -130,11 +130,11 @@ class Outbox:
             while not self.dead:
                 while queue:
                     item = queue.popleft()
-                    if type(item) is bytes:
+                    if isinstance(item, bytes):
                         await send(item)
                         self.sent += 1
                     else:
-                        await asyncio.sleep(item.seconds)  # type: ignore[union-attr]
+                        await asyncio.sleep(item.seconds)
                 wake.clear()
                 await wake.wait()
         except (ConnectionError, RuntimeError):

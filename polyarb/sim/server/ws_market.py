@@ -111,12 +111,13 @@ class MarketHub:
                   now_ns: int) -> None:
         """Add assets (rule 2) and push the snapshot of the new ones."""
         self._set_custom(conn, custom)
+        if conn.muted:  # stays muted: nothing more is recorded (bounded memory)
+            return
         new = [i for i in dict.fromkeys(ids) if i not in conn.assets]
         for token in new:
             conn.assets[token] = None
         if len(conn.assets) > self.max_assets:
             self.mute(conn)
-        if conn.muted:
             return
         for token in new:
             self.subs.setdefault(token, {})[conn] = None

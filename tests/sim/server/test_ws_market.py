@@ -206,3 +206,18 @@ def test_market_socket_that_never_subscribes_is_closed() -> None:
                     code = exc.rcvd.code if exc.rcvd is not None else None
             assert code == 1008
     run(main)
+
+
+def test_market_muted_connection_stops_recording_assets() -> None:
+    async def main() -> int:
+        async with serving(config(max_assets_per_conn=2)) as server, \
+                await market_socket(server) as ws:
+            await ws.send(_sub(["1", "2", "3"]))
+            for n in range(5):
+                await ws.send(orjson.dumps({"operation": "subscribe",
+                                            "assets_ids": [str(10 + n)]}).decode())
+            await ws.send("PING")
+            await recv_json(ws)
+            conn = next(iter(server.venue.market_hub.conns))
+            return len(conn.assets)
+    assert run(main) == 3
