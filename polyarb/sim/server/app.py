@@ -66,7 +66,10 @@ async def _errors(request: web.Request,
 
 def _socket(request: web.Request) -> tuple[Venue, web.WebSocketResponse]:
     venue = request.app[VENUE]
-    ws = web.WebSocketResponse(compress=False, max_msg_size=venue.config.max_body_bytes)
+    # no compression (per-frame cost is what matters on loopback); a short close handshake
+    # so a stop never waits long for an unresponsive client
+    ws = web.WebSocketResponse(compress=False, max_msg_size=venue.config.max_body_bytes,
+                               timeout=2.0)
     return venue, ws
 
 
@@ -109,8 +112,8 @@ async def _user_ws(request: web.Request) -> web.WebSocketResponse:
 
 async def _close_sockets(app: web.Application) -> None:
     sockets: dict[web.WebSocketResponse, None] = app[SOCKETS]
-    for ws in list(sockets.keys()):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+                           for ws in list(sockets.keys())), return_exceptions=True)
 
 
 def make_app(venue: Venue) -> web.Application:

@@ -221,3 +221,18 @@ def test_market_muted_connection_stops_recording_assets() -> None:
             conn = next(iter(server.venue.market_hub.conns))
             return len(conn.assets)
     assert run(main) == 3
+
+
+def test_market_server_stop_closes_sockets_with_going_away() -> None:
+    async def main() -> int | None:
+        async with serving() as server:
+            ws = await market_socket(server)
+            await ws.send(_sub(tokens(server)[:1]))
+            await recv_json(ws)
+            await server.stop()
+            try:
+                await asyncio.wait_for(ws.recv(), 5)
+            except websockets.ConnectionClosed as exc:
+                return exc.rcvd.code if exc.rcvd is not None else None
+        return -1
+    assert run(main) == 1001
