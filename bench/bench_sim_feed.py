@@ -77,6 +77,8 @@ async def _run(mode: str, rate: float, markets: int, seconds: float) -> dict[str
     if feeder is not None:
         feeder.cancel()
     proc.join()
+    out.close()
+    out.join_thread()
     actions = scenario.actions - before
     await server.stop()
     return {"fps": frames / elapsed, "actions_ps": actions / wall,
