@@ -126,7 +126,7 @@ def test_fault_malformed_and_unknown_frames_come_before_the_real_one() -> None:
 
 def test_fault_delay_holds_data_but_not_pong() -> None:
     async def main() -> list[Any]:
-        async with _feed(_faulty(delay=1.0, delay_s=0.3)) as (server, ws):
+        async with _feed(_faulty(delay=1.0, delay_s=1.0)) as (server, ws):
             await ws.send(_sub(tokens(server)[:1]))
             await ws.send("PING")
             return [await recv_json(ws), await recv_json(ws)]

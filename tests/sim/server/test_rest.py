@@ -184,12 +184,15 @@ def test_rest_trades_filters_and_balances_after_a_fill() -> None:
 
 def test_rest_heartbeat_lapse_cancels_every_open_order() -> None:
     async def main() -> tuple[Any, int, int]:
-        sim = SimConfig(mine_after_ns=FAST_SIM.mine_after_ns, heartbeat_timeout_ns=100_000_000)
+        sim = SimConfig(mine_after_ns=FAST_SIM.mine_after_ns, heartbeat_timeout_ns=300_000_000)
         async with serving(config(sim=sim)) as server, trader(server) as t:
             await t.place(tokens(server)[0], "BUY", "0.05", "10")
             hb = await t.call("POST", "/v1/heartbeats", '{"heartbeat_id":""}')
             armed = len(server.venue.exchange.open_orders(t.api_key))
-            await asyncio.sleep(0.4)
+            for _ in range(100):  # the switch fires 0.3 s after the last heartbeat
+                await asyncio.sleep(0.05)
+                if not server.venue.exchange.open_orders(t.api_key):
+                    break
             return hb, armed, len(server.venue.exchange.open_orders(t.api_key))
     hb, armed, left = run(main)
     assert hb.status_code == 200 and len(hb.json()["heartbeat_id"]) == 32

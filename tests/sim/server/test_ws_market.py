@@ -47,27 +47,39 @@ def test_market_subscribe_sends_one_snapshot_per_known_asset() -> None:
     run(main)
 
 
+def _apply(books: dict[str, Any], frame: dict[str, Any]) -> int:
+    """Apply one price_change to rebuilt books; check every entry's best prices after it."""
+    changes = frame["price_changes"]
+    for c in changes:
+        bids, asks = books[c["asset_id"]]
+        side = bids if c["side"] == "BUY" else asks
+        side[Decimal(c["price"])] = Decimal(c["size"])
+        if side[Decimal(c["price"])] == 0:
+            del side[Decimal(c["price"])]
+    for c in changes:  # best_bid/best_ask describe the book after the whole message
+        bids, asks = books[c["asset_id"]]
+        assert Decimal(c["best_bid"]) == max(bids, default=Decimal(0))
+        assert Decimal(c["best_ask"]) == min(asks, default=Decimal(1))
+    return len(changes)
+
+
 def test_market_price_changes_rebuild_the_book_and_its_best_prices() -> None:
     async def main() -> None:
-        async with serving(scen=scenario(churn_per_s=400.0, taker_share=0.0)) as server:
+        async with serving(scen=scenario(churn_per_s=400.0, taker_share=0.0)) as server, \
+                await market_socket(server) as ws:
             ids = tokens(server)
-            async with await market_socket(server) as ws:
-                await ws.send(_sub(ids))
-                books = {b["asset_id"]: (_levels(b["bids"]), _levels(b["asks"]))
-                         for b in await recv_json(ws)}
-                changes = 0
-                while changes < 60:
-                    frame = await recv_json(ws)
-                    assert frame["event_type"] == "price_change"
-                    for c in frame["price_changes"]:
-                        bids, asks = books[c["asset_id"]]
-                        side = bids if c["side"] == "BUY" else asks
-                        side[Decimal(c["price"])] = Decimal(c["size"])
-                        if side[Decimal(c["price"])] == 0:
-                            del side[Decimal(c["price"])]
-                        assert Decimal(c["best_bid"]) == max(bids, default=Decimal(0))
-                        assert Decimal(c["best_ask"]) == min(asks, default=Decimal(1))
-                        changes += 1
+            await ws.send(_sub(ids))
+            books = {b["asset_id"]: (_levels(b["bids"]), _levels(b["asks"]))
+                     for b in await recv_json(ws)}
+            changes = 0
+            while changes < 60:
+                frame = await recv_json(ws)
+                assert frame["event_type"] == "price_change"
+                changes += _apply(books, frame)
+            server.venue.scenario = None  # freeze the books, then drain up to a barrier:
+            await ws.send("not json")  # INVALID OPERATION is queued behind the data frames
+            while (frame := await recv_json(ws)) != "INVALID OPERATION":
+                _apply(books, frame)
             for token, (bids, asks) in books.items():  # the rebuilt book is the server's
                 rest = server.venue.exchange.book_json(token, 0)
                 assert (bids, asks) == (_levels(rest["bids"]), _levels(rest["asks"]))
