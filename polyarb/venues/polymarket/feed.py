@@ -276,9 +276,7 @@ class MarketFeed:
                                               attempt=backoff.attempt,
                                               delay_ms=round(delay * 1000)))
                 await _sleep_unless(self._closing_ev, delay)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
+        except Exception as exc:  # the sink failed (or a bug): stop the whole feed
             self._fail(exc)
 
     async def _attempt(self, shard: Shard, backoff: Backoff) -> str | None:

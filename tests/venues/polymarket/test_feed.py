@@ -10,6 +10,7 @@ import warnings
 import orjson
 import pytest
 
+from polyarb.events.base import Input
 from polyarb.events.inputs import (
     ConnectionClosed,
     ConnectionOpened,
@@ -310,3 +311,25 @@ def test_feed_bad_settings_raise(kw: dict[str, float]) -> None:
 def test_feed_bad_url_raises() -> None:
     with pytest.raises(ValueError, match="websocket URL"):
         MarketFeed("https://example.com/ws/market", Recorder())
+
+
+def test_feed_sink_error_on_a_keeper_event_stops_the_feed() -> None:
+    class Refuses(Recorder):
+        def on_event(self, event: Input) -> None:
+            if isinstance(event, SubscriptionSent) and event.operation == "subscribe":
+                raise OSError("journal refused")
+            super().on_event(event)
+
+    async def main() -> None:
+        async with venue() as server:
+            rec = Refuses()
+            feed = fast_feed(server.url, rec)
+            feed.subscribe(["1"])
+            task = asyncio.create_task(feed.run())
+            await until(lambda: len(rec.data()) == 1)
+            feed.subscribe(["2"])
+            with pytest.raises(OSError, match="journal refused"):
+                await asyncio.wait_for(task, 5)
+            await until(lambda: not server.live())
+            assert ["2"] not in [m["assets_ids"] for m in server.conns[0].json_received]
+    run(main)
