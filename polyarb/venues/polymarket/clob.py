@@ -41,6 +41,7 @@ from polyarb.events.codec import frame_is_embeddable
 from polyarb.events.inputs import RestSnapshot
 from polyarb.venues.base import VenueError
 from polyarb.venues.polymarket import contracts as c
+from polyarb.venues.polymarket.backoff import Backoff, BackoffPolicy
 from polyarb.venues.polymarket.credentials import ApiCredentials, PolymarketCredentials
 from polyarb.venues.polymarket.l2auth import build_l2_headers
 from polyarb.venues.polymarket.outcomes import (
@@ -50,7 +51,7 @@ from polyarb.venues.polymarket.outcomes import (
     reply_reason,
     verdict,
 )
-from polyarb.venues.polymarket.ratelimit import Backoff, RateLimiter
+from polyarb.venues.polymarket.ratelimit import RateLimiter
 from polyarb.venues.polymarket.signing import build_l1_headers
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,8 @@ class ClobClient:
         """
         data = body.encode("utf-8") if body is not None else None
         idempotent = method in ("GET", "DELETE")
-        backoff = Backoff(self.retry.initial_s, self.retry.max_s)
+        backoff = Backoff(BackoffPolicy(initial_s=self.retry.initial_s, max_s=self.retry.max_s,
+                                        jitter=0.0))
         attempt = 0
         while True:
             await self.limiter.acquire(method, path)

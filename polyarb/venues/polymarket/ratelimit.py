@@ -1,5 +1,5 @@
-# Client-side pacing for the CLOB: token buckets per endpoint family, and the exponential
-# Backoff shared by HTTP retries (425/429/503) and websocket reconnects.
+# Client-side pacing for the CLOB: token buckets per endpoint family (retry backoff lives in
+# backoff.py, shared with the websocket feeds).
 #
 # Rules:
 # 1. The limits are the venue's documented ones (protocol reference section 3.5): every request
@@ -13,12 +13,9 @@
 #    for the slowest, so concurrent callers keep their order.
 # 3. Time is injected: `reserve` takes `now` in seconds, RateLimiter takes a monotonic clock and
 #    an async sleep. Tests drive both with fakes; nothing here sleeps by itself or reads a clock.
-# 4. Backoff is deterministic given its rng (jitter only shortens a delay, never lengthens it).
-#    No `backoff.py` from the feed work existed when this was written, so this module owns one.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
@@ -164,31 +161,3 @@ class RateLimiter:
             self.waited_s += wait
             await self._sleep(wait)
 
-
-class Backoff:
-    """Exponential backoff: initial_s * factor**n, capped at max_s, optional jitter (rule 4)."""
-
-    __slots__ = ("_rng", "attempt", "factor", "initial_s", "jitter", "max_s")
-
-    def __init__(self, initial_s: float = 1.0, max_s: float = 30.0, factor: float = 2.0,
-                 jitter: float = 0.0, rng: random.Random | None = None) -> None:
-        if not 0 < initial_s <= max_s or factor < 1 or not 0 <= jitter < 1:
-            raise ValueError("need 0 < initial_s <= max_s, factor >= 1, 0 <= jitter < 1")
-        self.initial_s = initial_s
-        self.max_s = max_s
-        self.factor = factor
-        self.jitter = jitter
-        self._rng = rng if rng is not None else random.Random(0)
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        """The next delay in seconds; each call counts one more attempt."""
-        base = min(self.max_s, self.initial_s * self.factor ** min(self.attempt, 64))
-        self.attempt += 1
-        if self.jitter:
-            base *= 1.0 - self.jitter * self._rng.random()
-        return base
-
-    def reset(self) -> None:
-        """Back to the initial delay (after a success)."""
-        self.attempt = 0

@@ -1,9 +1,8 @@
-# Rate limiting and backoff with a fake clock: token buckets per endpoint family (the venue's
-# documented limits), reservation order, the RateLimiter's waits, and Backoff sequences.
+# Rate limiting with a fake clock: token buckets per endpoint family (the venue's documented
+# limits), reservation order and the RateLimiter's waits; nothing sleeps.
 from __future__ import annotations
 
 import asyncio
-import random
 
 import pytest
 from hypothesis import given, settings
@@ -12,7 +11,6 @@ from hypothesis import strategies as st
 from polyarb.venues.polymarket.ratelimit import (
     GENERAL,
     LIMITS,
-    Backoff,
     Limit,
     RateLimiter,
     TokenBucket,
@@ -120,26 +118,3 @@ def test_rate_limiter_reservations_queue_in_arrival_order() -> None:
     waits = [limiter.reserve("GET", "/ok") for _ in range(4)]
     assert waits == [0.0, pytest.approx(1.0), pytest.approx(2.0), pytest.approx(3.0)]
 
-
-def test_backoff_doubles_to_the_cap_and_resets() -> None:
-    backoff = Backoff(initial_s=0.5, max_s=4.0)
-    assert [backoff.next_delay() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-    assert backoff.attempt == 6
-    backoff.reset()
-    assert backoff.next_delay() == 0.5
-
-
-def test_backoff_jitter_only_shortens_and_is_seeded() -> None:
-    a = Backoff(1.0, 8.0, jitter=0.5, rng=random.Random(7))
-    b = Backoff(1.0, 8.0, jitter=0.5, rng=random.Random(7))
-    delays = [a.next_delay() for _ in range(5)]
-    assert delays == [b.next_delay() for _ in range(5)]
-    for got, full in zip(delays, [1.0, 2.0, 4.0, 8.0, 8.0], strict=True):
-        assert full * 0.5 <= got <= full
-
-
-@pytest.mark.parametrize("kw", [{"initial_s": 0}, {"initial_s": 5, "max_s": 1},
-                                {"factor": 0.5}, {"jitter": 1.0}])
-def test_backoff_bad_parameters_raise(kw: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
-        Backoff(**kw)  # type: ignore[arg-type]

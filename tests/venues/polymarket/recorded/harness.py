@@ -9,7 +9,7 @@ import base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -103,7 +103,7 @@ class Seen:
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
-Responder = Union[tuple[int, bytes], Handler, Exception]
+Responder = tuple[int, bytes] | Handler | Exception
 
 
 def order_hashes(body: bytes, neg_risk: bool = False) -> list[str]:
