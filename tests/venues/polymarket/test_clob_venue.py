@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -374,7 +375,8 @@ def test_execute_dispatches_decisions() -> None:
         cancelled = await execute(venue, CancelOrders(ts_recv_ns=0, cause_seq=1,
                                                       client_order_ids=("e1",), reason="t"))
         other = await execute(venue, OpportunityBlocked(
-            ts_recv_ns=0, cause_seq=2, opp_id="o", gate="g", limit=0, observed=0))
+            ts_recv_ns=0, cause_seq=2, opp_id="o", gate="g", limit=Decimal(0),
+            observed=Decimal(0)))
         return [placed, cancelled, other]
 
     placed, cancelled, other = run(main)

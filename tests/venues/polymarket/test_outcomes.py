@@ -168,7 +168,7 @@ def test_place_events_batch_short_reply_leaves_missing_orders_unknown() -> None:
 def test_place_events_batch_positional_entry_with_foreign_id_is_accepted_under_venue_id() -> None:
     other = "0x" + "ee" * 32
     body = orjson.dumps([{"success": True, "errorMsg": "", "orderID": other, "status": "live"}])
-    [ev] = place_events(SENT[:1], Reply(200, body), TS, NO, batch=True)
+    [ev] = list[Any](place_events(SENT[:1], Reply(200, body), TS, NO, batch=True))
     assert isinstance(ev, OrderAccepted) and ev.venue_order_id == other
 
 
@@ -210,7 +210,7 @@ def test_cancel_events_mixed_reply_maps_client_ids_and_unreported() -> None:
     (Reply(200, b"not json"), "outcome unknown: http 200: unreadable"),
 ])
 def test_cancel_events_failed_reply_fails_every_id(reply: Reply, prefix: str) -> None:
-    evs = cancel_events(["0xa", "0xb"], reply, {}, TS, NO)
+    evs: list[Any] = cancel_events(["0xa", "0xb"], reply, {}, TS, NO)
     assert [e.venue_order_id for e in evs] == ["0xa", "0xb"]
     assert all(isinstance(e, CancelFailed) and e.reason.startswith(prefix) for e in evs)
 
@@ -263,5 +263,5 @@ def test_redactor_replaces_every_secret_and_hides_itself() -> None:
 def test_place_events_reason_with_echoed_secret_is_redacted() -> None:
     redact = Redactor(["PASS-MARKER-1"])
     body = orjson.dumps({"error": "bad passphrase PASS-MARKER-1"})
-    [ev] = place_events(SENT[:1], Reply(400, body), TS, redact, batch=False)
+    [ev] = list[Any](place_events(SENT[:1], Reply(400, body), TS, redact, batch=False))
     assert "PASS-MARKER-1" not in ev.reason and "<redacted>" in ev.reason

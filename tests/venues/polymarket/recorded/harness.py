@@ -1,15 +1,17 @@
 # Shared by the CLOB and user-channel tests: our recorded-format payloads (the JSON files in this
 # directory, see README.md), marker credentials, a fake clock and sleep, and an
 # httpx.MockTransport router that serves the payloads and verifies every request's L1/L2 auth
-# with polyarb's own verifiers (over the exact body bytes received).
+# with polyarb's own verifiers (over the exact body bytes received); and the simulator started
+# inside a test's event loop on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import orjson
@@ -23,7 +25,6 @@ from polyarb.venues.polymarket.order_builder import parse_wire_order
 from polyarb.venues.polymarket.signing import verify_l1_headers
 from polyarb.venues.polymarket.venue import PolymarketVenue
 
-T = TypeVar("T")
 RECORDED = Path(__file__).parent
 # Marker secrets: tests search every output for these exact strings.
 API_KEY = "a7e1c0de-0000-4000-8000-feedfacecafe"
@@ -204,9 +205,9 @@ def batch(*intents: OrderIntent) -> PlaceOrders:
                        orders=tuple(intents))
 
 
-def run(main: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
-    """Run one async test body with an overall deadline."""
-    async def guarded() -> T:
+def run(main: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
+    """Run one async test body with an overall deadline (Any: tests inspect event fields)."""
+    async def guarded() -> Any:
         return await asyncio.wait_for(main(), timeout)
     return asyncio.run(guarded())
 
@@ -215,3 +216,40 @@ def texts(events: Sequence[Any]) -> str:
     """Everything an event list would put in a journal, as text (for marker searches)."""
     from polyarb.events.codec import encode_record
     return b"".join(encode_record(i, e) for i, e in enumerate(events)).decode()
+
+
+# --- the simulator on loopback ----------------------------------------------------------------
+
+OTHER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil #1
+
+
+def sim_config(**faults: float) -> Any:
+    """A fast simulator: 5 ms pump, settlement MINED after 60 ms and CONFIRMED 120 ms later."""
+    from polyarb.sim import SimConfig
+    from polyarb.sim.server import FaultConfig, ServerConfig
+    ms = 1_000_000
+    return ServerConfig(tick_s=0.005, subscribe_timeout_s=5.0,
+                        faults=FaultConfig(**faults),  # type: ignore[arg-type]
+                        sim=SimConfig(mine_after_ns=60 * ms, confirm_after_ns=120 * ms,
+                                      retry_after_ns=60 * ms))
+
+
+@contextlib.asynccontextmanager
+async def sim_server(**faults: float) -> AsyncIterator[Any]:
+    """Two binary markets and a two-outcome neg-risk event with resting ladders."""
+    from polyarb.sim.server import SimServer, StaticConfig, StaticScenario
+    server = SimServer(sim_config(**faults), StaticScenario(StaticConfig(
+        markets=2, neg_risk_events=1, outcomes_per_event=2)))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def sim_venue(server: Any, key: str = PRIVATE_KEY, **kw: Any) -> PolymarketVenue:
+    """A PolymarketVenue on the simulator (real clock), API key created or derived."""
+    client = ClobClient(PolymarketCredentials(private_key=Secret(key)), base_url=server.url,
+                        **kw)
+    await client.create_or_derive_api_key()
+    return PolymarketVenue(client)

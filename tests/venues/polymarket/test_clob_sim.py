@@ -1,0 +1,160 @@
+# The CLOB client and PolymarketVenue against polyarb's simulator on loopback: L1 create/derive,
+# a signed batch, open orders, cancels, a fill, trades, heartbeats, balances, the venue's
+# rejections, a lost response reconciled through open orders, and 425 retries of cancels.
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from polyarb.events.inputs import (
+    CancelFailed,
+    HeartbeatResult,
+    OrderAccepted,
+    OrderCancelled,
+    OrderOutcomeUnknown,
+    OrderRejected,
+    OrderUpdated,
+    RestSnapshot,
+    TradeUpdated,
+)
+from polyarb.venues.polymarket.clob import ClobClient
+from polyarb.venues.polymarket.credentials import PolymarketCredentials, Secret
+from tests.venues.polymarket.recorded.harness import (
+    OTHER_KEY,
+    FakeSleep,
+    batch,
+    intent,
+    run,
+    sim_server,
+    sim_venue,
+)
+
+
+def _yes(server: object, i: int = 0) -> str:
+    return str(server.venue.exchange.all_markets()[i].tokens[0].token_id)  # type: ignore[attr-defined]
+
+
+def test_sim_create_then_derive_gives_the_same_credentials() -> None:
+    async def main() -> None:
+        async with sim_server() as server:
+            creds = PolymarketCredentials(private_key=Secret(OTHER_KEY))
+            first = ClobClient(creds, base_url=server.url)
+            second = ClobClient(creds, base_url=server.url)
+            made = await first.create_or_derive_api_key()  # new key: POST creates it
+            again = await second.create_or_derive_api_key()  # exists: POST 400, GET derives
+            assert made == again
+            assert await second.version() == 2
+            await first.aclose()
+            await second.aclose()
+    run(main)
+
+
+def test_sim_batch_orders_cancels_fill_trades_heartbeat() -> None:
+    async def main() -> None:
+        async with sim_server() as server:
+            venue = await sim_venue(server)
+            yes = _yes(server)
+            _, ask = server.venue.exchange.best_prices(yes)
+            placed: list[Any] = await venue.place(batch(
+                intent("rest-1", token=yes, price=50_000, size=10_000_000),
+                intent("rest-2", token=yes, side="BUY", price=40_000, size=5_000_000),
+                intent("take-1", token=yes, price=ask, size=10_370_000, order_type="FOK")))
+            assert [(type(e), e.status) for e in placed] == [
+                (OrderAccepted, "live"), (OrderAccepted, "live"), (OrderAccepted, "matched")]
+            assert all(e.venue_order_id == venue.venue_order_id(e.client_order_id)
+                       for e in placed if isinstance(e, OrderAccepted))
+            take = placed[2]
+            assert isinstance(take, OrderAccepted) and take.taking_amount_micros == 10_363_600
+
+            listed = await venue.open_orders()
+            resting = {e.venue_order_id for e in listed if isinstance(e, OrderUpdated)}
+            assert resting == {placed[0].venue_order_id, placed[1].venue_order_id}
+
+            [cancelled] = await venue.cancel(["rest-1"])
+            assert isinstance(cancelled, OrderCancelled) and cancelled.client_order_id == "rest-1"
+            [again] = await venue.cancel(["rest-1"])
+            assert isinstance(again, CancelFailed)
+            rest: list[Any] = await venue.cancel_all()
+            assert [(type(e), e.client_order_id) for e in rest] == [
+                (OrderCancelled, "rest-2")]
+
+            trades = await venue.trades()
+            fills = [e for e in trades if isinstance(e, TradeUpdated)]
+            assert [(f.venue_order_id, f.trader_side, f.side, f.size_micros) for f in fills] == [
+                (take.venue_order_id, "TAKER", "BUY", 10_363_600)]
+            assert isinstance(trades[0], RestSnapshot) and trades[0].status_code == 200
+
+            beat = await venue.heartbeat()
+            assert isinstance(beat, HeartbeatResult) and beat.ok and beat.heartbeat_id
+            assert (await venue.heartbeat()).ok
+            balance = await venue.client.balance_allowance()
+            assert balance.balance_micros < 1_000_000 * 1_000_000
+            tokens = await venue.client.balance_allowance("CONDITIONAL", yes)
+            assert tokens.balance_micros == 10_363_600
+            assert await venue.client.tick_size(yes) == 10_000
+            assert await venue.client.neg_risk(yes) is False
+            book = await venue.client.book(yes)
+            assert orjson.loads(bytes(book.body))["asset_id"] == yes
+            await venue.close()
+    run(main)
+
+
+def test_sim_venue_rejections_are_order_rejected() -> None:
+    async def main() -> None:
+        async with sim_server() as server:
+            venue = await sim_venue(server)
+            yes = _yes(server)
+            evs = await venue.place(batch(
+                intent("small", token=yes, price=50_000, size=1_000_000),
+                intent("unknown-token", token="12345", price=50_000, size=10_000_000)))
+            assert all(isinstance(e, OrderRejected) for e in evs)
+            [small] = await venue.place(batch(intent("small-2", token=yes, price=50_000,
+                                                     size=1_000_000)))
+            assert isinstance(small, OrderRejected) and small.http_status == 400
+            assert "lower than the minimum" in small.reason
+            await venue.close()
+    run(main)
+
+
+def test_sim_lost_response_is_unknown_and_reconciles_through_open_orders() -> None:
+    async def main() -> None:
+        async with sim_server(lost_response=1.0) as server:
+            venue = await sim_venue(server)
+            [ev] = await venue.place(batch(intent("lost", token=_yes(server), price=50_000,
+                                                  size=10_000_000)))
+            assert isinstance(ev, OrderOutcomeUnknown)
+            order_hash = ev.reason.rsplit(" ", 1)[1]
+            listed = await venue.open_orders()
+            assert [e.venue_order_id for e in listed if isinstance(e, OrderUpdated)] == [
+                order_hash]
+            assert venue.client_order_id(order_hash) == "lost"
+            [cancelled] = await venue.cancel(["lost"])
+            assert isinstance(cancelled, OrderCancelled)
+            await venue.close()
+    run(main)
+
+
+def test_sim_restart_425_rejects_orders_and_retries_cancels() -> None:
+    async def main() -> None:
+        async with sim_server() as server:
+            sleep = FakeSleep()
+            venue = await sim_venue(server, sleep=sleep)
+            [resting] = await venue.place(batch(intent("r", token=_yes(server), price=50_000,
+                                                       size=10_000_000)))
+            server.venue.mode = "restarting"
+            [refused] = await venue.place(batch(intent("during", token=_yes(server),
+                                                       price=50_000, size=10_000_000)))
+            assert isinstance(refused, OrderRejected) and refused.http_status == 425
+            assert sleep.delays == []  # order posts are never retried
+
+            async def engine_back(seconds: float) -> None:
+                sleep.delays.append(seconds)
+                server.venue.mode = "normal"
+
+            venue.client._sleep = engine_back
+            [cancelled] = await venue.cancel(["r"])
+            assert isinstance(cancelled, OrderCancelled) and sleep.delays == [1.0]
+            assert isinstance(resting, OrderAccepted)
+            await venue.close()
+    run(main)
