@@ -239,11 +239,19 @@ def _fused_path(eng: Engine, frames: list[msgspec.Raw]) -> Run | None:
 # --- measuring --------------------------------------------------------------------------------
 
 
-def _engine(feed: Feed) -> Engine:
+def _engine(feed: Feed, fused: bool = False) -> Engine:
+    """A live engine after the markets and the initial snapshots, folded as a process would.
+
+    The fused path folds the snapshots with apply_raw too, as the engine would once it calls it,
+    which also fills the books' size memos.
+    """
     eng = Engine()
     eng.apply(1, feed.loaded)
     for seq, frame in enumerate(feed.initial, 2):
-        eng.apply(seq, RawFrame(ts_recv_ns=seq, conn="market-0", frame=msgspec.Raw(frame)))
+        if fused:
+            eng.md.apply_raw(msgspec.Raw(frame), None, seq, seq)
+        else:
+            eng.apply(seq, RawFrame(ts_recv_ns=seq, conn="market-0", frame=msgspec.Raw(frame)))
     return eng
 
 
@@ -275,20 +283,17 @@ PATHS = ("loads", "reducer", "engine", "fused")
 def measure(feed: Feed, repeats: int) -> tuple[dict[str, float], dict[str, list[int]]]:
     """µs/frame per path, and per-frame ns samples of loads and Engine.apply.
 
-    Each repeat folds the whole stream once per path, each from a freshly restored engine (one
+    Each repeat folds the whole stream once per path, each from a freshly built engine (one
     engine in memory at a time, as in a real process), timed in batches of BATCH frames; a
     batch's time is its minimum over the repeats, so a busy machine inflates no path alone.
     """
-    base = _engine(feed)
-    snap = base.snapshot_bytes()
-    del base
     n = len(feed.frames)
     starts = list(range(0, n, BATCH))
     best: dict[str, list[int]] = {}
     clock = time.perf_counter_ns
     for _ in range(repeats):
         for name in PATHS:
-            eng = Engine.restore(snap)
+            eng = _engine(feed, fused=name == "fused")
             run = _path(name, feed, eng)
             if run is None:
                 continue
@@ -304,17 +309,17 @@ def measure(feed: Feed, repeats: int) -> tuple[dict[str, float], dict[str, list[
                 _check_clean(name, eng)
             del eng, run
     per_frame = {name: sum(row) / n / 1000 for name, row in best.items()}
-    return per_frame, _latencies(feed, snap, repeats)
+    return per_frame, _latencies(feed, repeats)
 
 
-def _latencies(feed: Feed, snap: bytes, repeats: int) -> dict[str, list[int]]:
+def _latencies(feed: Feed, repeats: int) -> dict[str, list[int]]:
     """Per-frame ns of loads and the engine path (min per frame over the repeats)."""
     n = len(feed.frames)
     out = {"loads": [1 << 62] * n, "engine": [1 << 62] * n}
     clock = time.perf_counter_ns
     loads = orjson.loads
     for _ in range(max(1, repeats // 2)):
-        eng = Engine.restore(snap)
+        eng = _engine(feed)
         apply = eng.apply
         events = [RawFrame(ts_recv_ns=10**18 + i, conn="market-0", frame=msgspec.Raw(f))
                   for i, f in enumerate(feed.frames)]

@@ -19,6 +19,9 @@
 #    methods: `live` (usable), `top_bid` (best bid, 0 when there are no bids) and `top_ask`
 #    (best ask, 1e6 when there are no asks): the venue's own convention for an empty side.
 #    Only this module writes them, and every mutation keeps them equal to the levels and state.
+# 6. `size_memo` is not state: it is the parser's cache of size texts seen in this book's
+#    snapshots (text -> micros; see polyarb.core.wire_fast.level_map). It is never in snapshot()
+#    and never changes a result; MarketData bounds it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -47,6 +50,7 @@ class Book:
         "last_trade",
         "last_update_ns",
         "live",
+        "size_memo",
         "tick_size_micros",
         "token_id",
         "top_ask",
@@ -72,6 +76,8 @@ class Book:
         self.ts_venue_ns: int | None = None  # venue time of the last snapshot or change
         self.last_trade: tuple[int, int | None, str | None, int | None] | None = None
         self.venue_quote: tuple[int | None, int | None] | None = None  # last best_bid_ask
+        # Not state: the parser's cache of this book's size texts (rule 6).
+        self.size_memo: dict[str, int] = {}
 
     # --- BookView -------------------------------------------------------------------------
 

@@ -30,19 +30,18 @@ from polyarb.core.book import BROKEN, Book, apply_changes, level_dict, top_disag
 from polyarb.core.numbers import venue_ts_ns
 from polyarb.core.wire import parse_frame, parse_lenient
 from polyarb.core.wire_fast import (
+    PreparedBook,
     WireBook,
     WirePriceChange,
-    book_tick,
     changes_of,
-    level_map,
     messages_of,
+    prepare_books,
     strict_decode,
 )
 from polyarb.core.wire_types import (
     BestBidAsk,
     BookSnapshot,
     BookUpdateLost,
-    Change,
     Control,
     LastTradePrice,
     MarketResolved,
@@ -130,16 +129,11 @@ class MarketData:
     def apply_raw(self, frame: Any, text: str | None, ts_recv_ns: int, cause_seq: int) -> Folded:
         """Parse and apply one market-channel frame: apply_frame(parse_frame(...)) in one call.
 
-        Args:
-            frame: the verbatim JSON bytes (bytes, memoryview or msgspec.Raw), or None/empty.
-            text: the frame as text when it was not embeddable JSON (control texts, garbage).
-            ts_recv_ns: the frame's receive time.
-            cause_seq: the frame's journal seq.
+        Takes parse_frame's arguments (frame, text) and apply_frame's (ts_recv_ns, cause_seq).
 
         Returns:
             Touched token ids and decisions exactly as apply_frame returns them, then the
-            parsed messages; () when the frame was one price_change or book applied directly
-            (such a frame holds nothing for the market registry).
+            parsed messages; () when the frame held only book changes, applied directly.
         """
         try:
             data = strict_decode(frame)
@@ -166,19 +160,14 @@ class MarketData:
                        cause_seq: int) -> Folded:
         """apply_raw for everything but a price_change it applied: books, arrays, the rest."""
         kind = type(data)
-        if kind is WireBook:
+        if kind is WireBook or (kind is list and data and all(
+                type(event) is WireBook for event in data)):
             try:
-                tick = book_tick(data)
-                bids, asks = level_map(data.bids), level_map(data.asks)
-                ts_venue = venue_ts_ns(data.timestamp)
-            except Exception:
+                snapshots = prepare_books(data if kind is list else [data], self._books)
+            except Exception:  # the reference parse decides (rule 6)
                 pass
             else:
-                self._frames += 1
-                self._fused_books += 1
-                touched, decisions = self._install(
-                    data.asset_id, bids, asks, ts_venue, tick, ts_recv_ns, cause_seq)
-                return touched, decisions, ()
+                return self._install_all(snapshots, ts_recv_ns, cause_seq)
         elif data is not None and kind is not WirePriceChange:
             msgs = messages_of(data)
             if msgs is not None:
@@ -187,6 +176,17 @@ class MarketData:
             return self._fold(parse_frame(frame, text), ts_recv_ns, cause_seq)
         source = frame if type(frame) is bytes else memoryview(frame)
         return self._fold(parse_lenient(source), ts_recv_ns, cause_seq)
+
+    def _install_all(self, snapshots: list[PreparedBook], ts: int, seq: int) -> Folded:
+        self._frames += 1
+        self._fused_books += len(snapshots)
+        seen: dict[str, None] = {}
+        out: list[Decision] = []
+        for token, bids, asks, ts_venue, tick, memo in snapshots:
+            seen[token] = None
+            out.extend(self._install(token, bids, asks, ts_venue, tick, ts, seq)[1])
+            self._books[token].size_memo = memo
+        return tuple(seen), tuple(out), ()
 
     def _fold(self, result: ParseResult, ts_recv_ns: int, cause_seq: int) -> Folded:
         touched, decisions = self.apply_frame(result, ts_recv_ns, cause_seq)
@@ -214,13 +214,9 @@ class MarketData:
                 self._by_type[PriceChange] += 1
                 return self._price_change(msg, ts_recv_ns, cause_seq)
             return self.apply(msg, ts_recv_ns, cause_seq)
-        decisions: list[Decision] = []
-        for reason, element in result.rejects:
-            decisions.append(
-                FrameRejected(
-                    ts_recv_ns=ts_recv_ns, cause_seq=cause_seq, reason=reason, element=element
-                )
-            )
+        decisions: list[Decision] = [
+            FrameRejected(ts_recv_ns=ts_recv_ns, cause_seq=cause_seq, reason=reason, element=at)
+            for reason, at in result.rejects]
         counters["rejects"] += len(result.rejects)
         touched: dict[str, None] = {}
         for msg in messages:
@@ -256,12 +252,8 @@ class MarketData:
                 assert_never(msg)
 
     def _price_change(self, msg: PriceChange, ts: int, seq: int) -> Applied:
-        return self._changes(msg.changes, msg.ts_venue_ns, ts, seq)
-
-    def _changes(
-        self, changes: Sequence[Change], ts_venue: int | None, ts: int, seq: int
-    ) -> Applied:
-        touched, failed, missing, not_live = apply_changes(self._books, changes, ts, ts_venue)
+        touched, failed, missing, not_live = apply_changes(
+            self._books, msg.changes, ts, msg.ts_venue_ns)
         return touched, self._checked(failed, missing, not_live, ts, seq)
 
     def _checked(self, failed: list[tuple[Book, str]] | None, missing: int, not_live: int,
@@ -272,10 +264,8 @@ class MarketData:
             self._counts["ignored_broken"] += not_live
         if failed is None:
             return ()
-        return tuple(
-            self._break(book, CROSSED if why == "crossed" else BEST_MISMATCH, ts, seq)
-            for book, why in failed
-        )
+        return tuple(self._break(book, CROSSED if why == "crossed" else BEST_MISMATCH, ts, seq)
+                     for book, why in failed)
 
     def _ignore(self, book: Book | None) -> None:
         self._counts["ignored_no_snapshot" if book is None else "ignored_broken"] += 1
@@ -304,9 +294,8 @@ class MarketData:
         if not was_broken:
             return (token,), ()
         self._counts["continuity_restored"] += 1
-        restored = ContinuityRestored(
-            ts_recv_ns=ts, cause_seq=seq, token_id=token, epoch=book.epoch
-        )
+        restored = ContinuityRestored(ts_recv_ns=ts, cause_seq=seq, token_id=token,
+                                      epoch=book.epoch)
         return (token,), (restored,)
 
     def _best_bid_ask(self, msg: BestBidAsk, ts: int, seq: int) -> Applied:
@@ -364,15 +353,13 @@ class MarketData:
 
     @staticmethod
     def _broken(book: Book, reason: str, ts: int, seq: int) -> ContinuityBroken:
-        return ContinuityBroken(
-            ts_recv_ns=ts, cause_seq=seq, token_id=book.token_id, epoch=book.epoch, reason=reason
-        )
+        return ContinuityBroken(ts_recv_ns=ts, cause_seq=seq, token_id=book.token_id,
+                                epoch=book.epoch, reason=reason)
 
     # --- staleness ------------------------------------------------------------------------
 
-    def check_stale(
-        self, now_ns: int, max_silence_ns: int, cause_seq: int
-    ) -> list[ContinuityBroken]:
+    def check_stale(self, now_ns: int, max_silence_ns: int,
+                    cause_seq: int) -> list[ContinuityBroken]:
         """Break continuity of live books that heard nothing for longer than max_silence_ns.
 
         Args:
@@ -384,11 +371,8 @@ class MarketData:
             One ContinuityBroken (reason "stale") per newly stale book, sorted by token id.
         """
         cutoff = now_ns - max_silence_ns
-        stale = [
-            token
-            for token, book in self._books.items()
-            if book.usable and book.last_update_ns is not None and book.last_update_ns < cutoff
-        ]
+        stale = [token for token, book in self._books.items() if book.live
+                 and book.last_update_ns is not None and book.last_update_ns < cutoff]
         return [self._break(self._books[t], STALE, now_ns, cause_seq) for t in sorted(stale)]
 
     # --- canonical state ------------------------------------------------------------------
@@ -409,11 +393,9 @@ class MarketData:
         for book_data in data["books"]:
             book = Book.restore(book_data)
             store._books[book.token_id] = book
-        for name, value in data["counters"].items():
-            if name == "frames":
-                store._frames = int(value)
-            else:
-                store._counts[name] = int(value)
+        counters = dict(data["counters"])
+        store._frames = int(counters.pop("frames", 0))
+        store._counts.update((name, int(value)) for name, value in counters.items())
         by_name = {c.__name__: c for c in _MESSAGE_TYPES}
         for name, value in data["messages"].items():
             store._by_type[by_name[name]] = int(value)

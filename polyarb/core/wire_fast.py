@@ -12,18 +12,20 @@
 # 3. Why it exists: the bench (bench/bench_core_parse.py) showed decoding into msgspec structs
 #    plus attribute access is clearly cheaper than orjson.loads plus dict lookups, and parse
 #    cost dominates the reducer. tests/core/test_wire.py checks both paths agree.
-# 4. The fused path (MarketData.apply_raw) uses `strict_decode`, `changes_of`, `level_map` and
-#    `book_tick` directly and skips the message objects; they follow rule 1: all-or-nothing,
+# 4. The fused path (MarketData.apply_raw) uses `strict_decode`, `changes_of` and
+#    `prepare_books` directly and skips the message objects; they follow rule 1: all-or-nothing,
 #    any doubt raises and the caller takes the reference path before anything was mutated.
 #    tests/core/test_hotpath.py checks the fused path against parse_frame + apply_frame.
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from polyarb.core import numbers as _num
+from polyarb.core.book import Book
 from polyarb.core.numbers import venue_ts_ns
 from polyarb.core.wire_types import (
     BestBidAsk,
@@ -166,26 +168,55 @@ def _levels(raw: list[_Level] | UnsetType | None) -> tuple[Level, ...]:
     return tuple(out)
 
 
-def level_map(raw: list[_Level] | UnsetType | None) -> dict[int, int]:
+def level_map(raw: list[_Level] | UnsetType | None, memo: dict[str, int]) -> dict[int, int]:
     """One side of a decoded `book` as a dict price -> size: zeros dropped, the last repeat wins.
 
     Exactly `dict(levels)` of what the message path builds; raises on anything unusual.
+    `memo` is the book's own size cache (text -> micros, see Book.size_memo): a snapshot mostly
+    repeats the sizes of the last one, and with thousands of books the shared cache cannot
+    hold them all, while this small dict can.
     """
     if raw is None:
         return {}
     if raw is UNSET:
         raise _GiveUp
-    price_get, size_get = _LEVEL_PRICE_GET, _SIZE_GET
     out: dict[int, int] = {}
+    memo_get = memo.get
     for level in raw:
-        price = price_get(level.price)
-        if price is None:
+        try:
+            price = _LEVEL_PRICES[level.price]
+        except KeyError:
             price = _level_price(level.price)
-        size = size_get(level.size)
+        text = level.size
+        size = memo_get(text)
         if size is None:
-            size = _size(level.size)
+            size = _SIZE_GET(text)
+            if size is None:
+                size = _size(text)
+            memo[text] = size
         if size:
             out[price] = size
+    return out
+
+
+PreparedBook = tuple[str, dict[int, int], dict[int, int], int | None, int | None, dict[str, int]]
+"""A converted `book` event: token, bids, asks, venue time, tick size, the book's size memo."""
+
+
+def prepare_books(events: list[_Book], books: Mapping[str, Book]) -> list[PreparedBook]:
+    """Convert decoded `book` events (before any is installed); raises on anything unusual.
+
+    Each uses its book's size memo (a new one for a book not created yet), cleared first once
+    it holds far more texts than the snapshot has levels (stale texts of levels long gone).
+    """
+    out: list[PreparedBook] = []
+    for m in events:
+        book = books.get(m.asset_id)
+        memo: dict[str, int] = {} if book is None else book.size_memo
+        if len(memo) > 2 * (len(m.bids or ()) + len(m.asks or ())) + 16:
+            memo.clear()
+        out.append((m.asset_id, level_map(m.bids, memo), level_map(m.asks, memo),
+                    venue_ts_ns(m.timestamp), book_tick(m), memo))
     return out
 
 
