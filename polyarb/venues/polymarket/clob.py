@@ -161,9 +161,15 @@ class ClobClient:
             headers |= build_l1_headers(self._signer, chain_id=self.chain_id,
                                         timestamp=self.now_s(), nonce=nonce)
         elif auth == "l2":
-            headers |= build_l2_headers(self.credentials.address, self.api,
-                                        timestamp=self.now_s(), method=method, path=path,
-                                        body=body)
+            try:
+                headers |= build_l2_headers(self.credentials.address, self.api,
+                                            timestamp=self.now_s(), method=method, path=path,
+                                            body=body)
+            except ValueError as exc:  # a body holding ' (l2auth rule 2): refuse, send nothing
+                message = str(exc)
+            else:
+                return headers
+            raise ClobError(f"not sent: {message}")
         return headers
 
     async def _exchange(self, method: str, path: str, params: Mapping[str, str] | None,

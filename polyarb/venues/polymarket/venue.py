@@ -66,6 +66,12 @@ def random_salt() -> int:
     return secrets.randbits(53)
 
 
+def _plain(order_id: object) -> bool:
+    """A venue order id we can put in a signed body (printable ASCII, no quote)."""
+    return (isinstance(order_id, str) and 0 < len(order_id) <= 200 and order_id.isascii()
+            and order_id.isprintable() and "'" not in order_id)
+
+
 def intent_amounts(intent: OrderIntent) -> am.OrderAmounts:
     """Signed amounts of an intent (rules 1-2).
 
@@ -234,7 +240,13 @@ class PolymarketVenue:
                                         reason=f"not sent: unknown client order id {cid}"))
             else:
                 ids.append(vid)
-        ids = list(dict.fromkeys([*ids, *venue_order_ids]))
+        for vid in venue_order_ids:
+            if _plain(vid):
+                ids.append(vid)
+            else:
+                out.append(CancelFailed(ts_recv_ns=self.clock_ns(), venue_order_id="",
+                                        reason="not sent: malformed venue order id"))
+        ids = list(dict.fromkeys(ids))
         for i in range(0, len(ids), MAX_CANCEL_IDS):
             chunk = ids[i:i + MAX_CANCEL_IDS]
             reply = await self.client.cancel(chunk)

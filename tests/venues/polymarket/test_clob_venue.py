@@ -28,6 +28,7 @@ from polyarb.events.inputs import (
 from polyarb.venues.base import Venue, execute, sweep
 from polyarb.venues.polymarket import signing as sg
 from polyarb.venues.polymarket.amounts import AmountError
+from polyarb.venues.polymarket.clob import ClobError
 from polyarb.venues.polymarket.order_builder import parse_wire_order
 from polyarb.venues.polymarket.venue import GTD_SECURITY_S, Heartbeater, intent_amounts
 from tests.venues.polymarket.recorded.harness import (
@@ -266,6 +267,23 @@ def test_venue_cancel_maps_ids_and_splits_large_requests() -> None:
     run(lambda: venue.cancel(venue_order_ids=many))
     assert len(orjson.loads(router.calls("DELETE", "/orders")[1].body)) == 3000
     assert orjson.loads(router.calls("DELETE", "/order")[0].body) == {"orderID": many[-1]}
+
+
+def test_venue_cancel_malformed_venue_ids_refused_locally() -> None:
+    router = _router().reply("DELETE", "/order", 200, "cancel_one.json")
+    venue = make_venue(router)
+    evs = run(lambda: venue.cancel(venue_order_ids=["0x'; drop", "", A1]))
+    assert [type(e).__name__ for e in evs] == ["CancelFailed", "CancelFailed", "OrderCancelled"]
+    assert evs[0].reason == "not sent: malformed venue order id"
+    assert len(router.seen) == 1
+
+
+def test_clob_l2_body_with_quote_is_refused_not_sent() -> None:
+    router = _router()
+    venue = make_venue(router)
+    with pytest.raises(ClobError, match="not sent"):
+        run(lambda: venue.client.post_order("{\"owner\":\"o'k\"}"))
+    assert router.seen == []
 
 
 def test_venue_cancel_all_success_and_failure() -> None:
