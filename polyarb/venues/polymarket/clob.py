@@ -4,9 +4,10 @@
 # Rules:
 # 1. One keep-alive httpx.AsyncClient per ClobClient; its transport is injectable
 #    (httpx.MockTransport in tests). The base URL is the venue's or the simulator's.
-# 2. The error boundary is `ClobClient._exchange`: every httpx (or transport) exception becomes
-#    a Reply with status None and a redacted one-line reason, built outside the except block so
-#    no exception object (whose request holds the POLY_* headers) survives. Reads raise
+# 2. The error boundary (httpx's map_*_errors idea) is `ClobClient._exchange`: every httpx
+#    (or transport) exception becomes a Reply with status None and a redacted one-line reason,
+#    built outside the except block so no exception object (whose request holds the POLY_*
+#    headers) survives. Reads raise
 #    ClobError; order entry and cancels turn replies into events (outcomes.py). No httpx
 #    exception leaves this module.
 # 3. Idempotent calls (GET, DELETE) retry 425/429/502/503/504 and transport failures with
@@ -15,11 +16,7 @@
 # 4. L2 requests sign timestamp + METHOD + path (no query) + the exact body bytes sent; the
 #    timestamp is the injected clock plus the offset learned by `sync_time`. Every request
 #    first waits for its rate-limit slot (ratelimit.py).
-# 5. order_version_mismatch: the venue said no, so nothing was placed. The client re-reads
-#    /version; if the venue still speaks version 2 the rejected orders are re-signed (fresh
-#    salt and timestamp) and sent ONCE more; otherwise they stay rejected and every later
-#    order is refused locally until the process is upgraded (this client signs V2 only).
-# 6. Secrets: the redactor knows the API key, secret, passphrase and private key; logs carry
+# 5. Secrets: the redactor knows the API key, secret, passphrase and private key; logs carry
 #    method, path and status only; reprs show addresses only.
 from __future__ import annotations
 
@@ -107,7 +104,7 @@ def rest_snapshot(endpoint: str, params: Mapping[str, str] | None, reply: Reply,
 
 
 class ClobClient:
-    """Authenticated access to the CLOB REST API (rules 1-6)."""
+    """Authenticated access to the CLOB REST API (rules 1-5)."""
 
     def __init__(
         self,

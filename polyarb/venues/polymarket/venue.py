@@ -23,6 +23,11 @@
 #    in the journal.
 # 5. Heartbeats chain the previous heartbeat_id (empty after a failure). The Heartbeater only
 #    beats while `active()` says orders rest; the venue cancels everything ~10 s after the last.
+# 6. order_version_mismatch: the venue said no, so nothing was placed. The venue re-reads
+#    /version; if the venue still speaks version 2 the rejected orders are re-signed (fresh
+#    salt and timestamp, so a new order hash) and sent ONCE more; otherwise they stay rejected
+#    and every later order is refused locally until the process is upgraded (this client signs
+#    V2 only). Nothing is ever sent twice without the venue having refused the first.
 from __future__ import annotations
 
 import asyncio
@@ -91,7 +96,7 @@ def intent_amounts(intent: OrderIntent) -> am.OrderAmounts:
 
 
 class PolymarketVenue:
-    """Venue over the live CLOB (or the simulator) through a ClobClient (rules 1-5)."""
+    """Venue over the live CLOB (or the simulator) through a ClobClient (rules 1-6)."""
 
     name = "polymarket"
 
@@ -200,7 +205,7 @@ class PolymarketVenue:
 
     async def _after_mismatch(self, intents: list[OrderIntent],
                               events: list[Input]) -> list[Input]:
-        """Rule 5 of clob.py: re-read /version, re-sign once if it is still ours."""
+        """Rule 6: re-read /version, re-sign once if it is still ours."""
         mismatched = [k for k, ev in enumerate(events) if is_version_mismatch(ev)]
         if not mismatched:
             return events
