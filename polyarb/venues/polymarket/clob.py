@@ -7,9 +7,8 @@
 # 2. The error boundary (httpx's map_*_errors idea) is `ClobClient._exchange`: every httpx
 #    (or transport) exception becomes a Reply with status None and a redacted one-line reason,
 #    built outside the except block so no exception object (whose request holds the POLY_*
-#    headers) survives. Reads raise
-#    ClobError; order entry and cancels turn replies into events (outcomes.py). No httpx
-#    exception leaves this module.
+#    headers) survives. Reads raise ClobError; order entry and cancels turn replies into
+#    events (outcomes.py). No httpx exception leaves this module.
 # 3. Idempotent calls (GET, DELETE) retry 425/429/502/503/504 and transport failures with
 #    exponential backoff (honouring Retry-After), at most RetryPolicy.attempts times. POSTs
 #    (orders, API keys, heartbeats) are sent exactly once: a lost reply is an UNKNOWN outcome.
