@@ -15,8 +15,10 @@
 #   reducer  parse_frame -> MarketData.apply_frame -> registry updates -> detection.detect,
 #            exactly the calls Engine._on_frame makes for a market frame
 #   engine   Engine.apply(seq, RawFrame): the above plus the engine's own bookkeeping
-#   fused    MarketData.apply_raw -> detection.detect: the proposed engine path (one call that
+#   fused    MarketData.apply_raw -> detection.detect: the proposed reducer path (one call that
 #            skips ParseResult and message objects for the common shapes)
+#   engine+  Engine.apply with _on_frame as proposed for engine.py (PROPOSED_ON_FRAME below,
+#            bound onto the instance here; engine.py itself is not changed by this bench)
 # Targets (issues 3 and 7): reducer <= 3x loads; p99 <= 50 µs/frame; 100 vs 10,000 tokens
 # within 20%.
 from __future__ import annotations
@@ -25,6 +27,7 @@ import argparse
 import gc
 import random
 import time
+import types
 from collections.abc import Callable
 
 import msgspec
@@ -34,6 +37,8 @@ from polyarb.core import detection
 from polyarb.core.engine import Engine
 from polyarb.core.wire import parse_frame
 from polyarb.core.wire_types import MarketResolved, TickSizeChange
+from polyarb.events.base import Decision
+from polyarb.events.decisions import FrameRejected
 from polyarb.events.inputs import MarketInfo, MarketsLoaded, RawFrame, TokenInfo
 
 TICK = 10_000  # 0.01 in micros
@@ -255,13 +260,42 @@ def _engine(feed: Feed, fused: bool = False) -> Engine:
     return eng
 
 
+def proposed_on_frame(self: Engine, seq: int, ev: RawFrame) -> list[Decision]:
+    """Engine._on_frame as proposed: apply_raw instead of parse_frame + apply_frame.
+
+    The only other change: the common frame (book changes only, no continuity decision) goes
+    straight to detection.
+    """
+    ts = ev.ts_recv_ns
+    if ev.channel != "market":
+        return []
+    self.counters.updates += 1
+    if ev.binary:
+        return [FrameRejected(ts_recv_ns=ts, cause_seq=seq, reason="binary frame")]
+    touched, feed, messages = self.md.apply_raw(ev.frame, ev.text, ts, seq)
+    if not feed and not messages:  # book changes only, nothing broke: the hot path
+        return self._detect(touched, ts, seq) if touched else []
+    out: list[Decision] = list(feed)
+    if messages:
+        out.extend(self._market_facts(messages, ev, seq))
+    if feed:
+        out.extend(self._watch.feed(feed, ts, seq))
+    if touched:
+        out.extend(self._detect(touched, ts, seq))
+    if feed:
+        out.extend(self._crossed(feed, ts, seq))
+    return out
+
+
 def _path(name: str, feed: Feed, eng: Engine) -> Run | None:
     raws = [msgspec.Raw(f) for f in feed.frames]
     if name == "loads":
         return _loads_path(feed.frames)
     if name == "reducer":
         return _reducer_path(eng, raws)
-    if name == "engine":
+    if name in ("engine", "engine+"):
+        if name == "engine+":
+            eng._on_frame = types.MethodType(proposed_on_frame, eng)  # type: ignore[method-assign]
         events = [RawFrame(ts_recv_ns=10**18 + i, conn="market-0", frame=r)
                   for i, r in enumerate(raws)]
         return _engine_path(eng, events)
@@ -277,7 +311,7 @@ def _check_clean(name: str, eng: Engine) -> None:
         raise SystemExit(f"{name}: the bench stream is not clean: {bad}, {eng.counters}")
 
 
-PATHS = ("loads", "reducer", "engine", "fused")
+PATHS = ("loads", "reducer", "engine", "fused", "engine+")
 
 
 def measure(feed: Feed, repeats: int) -> tuple[dict[str, float], dict[str, list[int]]]:
@@ -293,7 +327,7 @@ def measure(feed: Feed, repeats: int) -> tuple[dict[str, float], dict[str, list[
     clock = time.perf_counter_ns
     for _ in range(repeats):
         for name in PATHS:
-            eng = _engine(feed, fused=name == "fused")
+            eng = _engine(feed, fused=name in ("fused", "engine+"))
             run = _path(name, feed, eng)
             if run is None:
                 continue
@@ -352,7 +386,7 @@ def main() -> None:
     with open("/proc/loadavg") as f:
         print(f"load average: {f.read().split()[0]}   (µs/frame; ratio = path / loads)")
     head = f"{'stream':<13}{'tokens':>7}{'loads':>7}"
-    names = ["reducer", "engine", "fused"]
+    names = ["reducer", "engine", "fused", "engine+"]
     print(head + "".join(f"{n:>9}{'x':>6}" for n in names) + f"{'p50':>7}{'p99':>7}{'lp99':>7}")
     results: dict[tuple[str, int], dict[str, float]] = {}
     for stream in args.streams.split(","):

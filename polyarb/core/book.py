@@ -24,6 +24,7 @@
 #    and never changes a result; MarketData bounds it.
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -60,7 +61,9 @@ class Book:
     )
 
     def __init__(self, token_id: str) -> None:
-        self.token_id = token_id
+        # Interned (so is the registry's copy, see markets.BinaryPlan): a lookup by one finds the
+        # other by identity. MarketData keys its books by this very object.
+        self.token_id = sys.intern(token_id)
         self._bids: dict[int, int] = {}
         self._asks: dict[int, int] = {}
         self._bids_desc: list[Level] | None = None

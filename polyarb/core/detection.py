@@ -107,7 +107,10 @@ def detect(
     bps, sells = config.min_margin_bps, config.complete_set_sell_enabled
     hits: list[_Hit] = []
     plan = registry.sole_plan(token_ids)
-    if plan is not None:  # the common frame: one binary market in no basket
+    if plan is None:
+        markets, groups = registry.plans_touched(token_ids)
+        _scan_touched(markets, groups, books, config, on_evaluate, hits)
+    else:  # the common frame: one binary market in no basket
         if on_evaluate is not None:
             on_evaluate(plan.market_id)
         if not plan.tradable:
@@ -117,12 +120,21 @@ def detect(
         if type(b0) is Book and type(b1) is Book:
             # _quiet, inlined: the one test most frames end with (rule 8).
             a0, a1, d0, d1 = b0.top_ask, b1.top_ask, b0.top_bid, b1.top_bid
-            if ((BPS + bps) * (a0 + a1) >= _ONE_BPS and d0 < a0 and d1 < a1
-                    and not (sells and BPS * (d0 + d1) > (BPS + bps) * MICROS)):
+            scale = BPS + bps
+            if (scale * (a0 + a1) >= _ONE_BPS and d0 < a0 and d1 < a1
+                    and not (sells and BPS * (d0 + d1) > scale * MICROS)):
                 return []
         _scan_binary(plan, books, bps, sells, hits)
-        return _size_hits(hits, config, cap_size_micros, cap_capital_micros) if hits else []
-    markets, groups = registry.plans_touched(token_ids)
+    if not hits:
+        return []  # the common case: nothing survived the fast path
+    return _size_hits(hits, config, cap_size_micros, cap_capital_micros)
+
+
+def _scan_touched(
+    markets: list[BinaryPlan], groups: list[GroupPlan], books: Mapping[str, BookView],
+    config: DetectionConfig, on_evaluate: Callable[[str], None] | None, hits: list[_Hit],
+) -> None:
+    bps, sells = config.min_margin_bps, config.complete_set_sell_enabled
     for plan in markets:
         if on_evaluate is not None:
             on_evaluate(plan.market_id)
@@ -133,9 +145,6 @@ def detect(
             on_evaluate(group.group_id)
         if group.tradable and (config.include_augmented or not group.augmented):
             _scan_group(group, books, bps, sells, hits)
-    if not hits:
-        return []  # the common case: nothing survived the fast path
-    return _size_hits(hits, config, cap_size_micros, cap_capital_micros)
 
 
 def resize(

@@ -278,7 +278,8 @@ class MarketData:
                  ts_venue: int | None, tick: int | None, ts: int, seq: int) -> Applied:
         book = self._books.get(token)
         if book is None:
-            book = self._books[token] = Book(token)
+            book = Book(token)
+            self._books[book.token_id] = book
         was_broken = book.state == BROKEN
         book.install(bids, asks)
         book.last_update_ns = ts

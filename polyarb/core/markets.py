@@ -20,6 +20,7 @@
 #    every index from it.
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -53,7 +54,9 @@ class BinaryPlan:
 
     def __init__(self, info: MarketInfo) -> None:
         self.market_id = info.condition_id
-        self.tokens = (info.tokens[0].token_id, info.tokens[1].token_id)
+        # Interned, as Book interns its token id: detection's book lookups by these ids then
+        # match by identity instead of comparing 77 digits in memory that is likely cold.
+        self.tokens = (sys.intern(info.tokens[0].token_id), sys.intern(info.tokens[1].token_id))
         self.tradable = is_tradable(info)
         self.grouped = _group_id(info) is not None  # a token of it may sit in a basket
         self.min_size_micros = info.min_order_size_micros
@@ -70,7 +73,7 @@ class GroupPlan:
         live = [m for m in members if not _resolved_no(m)]
         self.group_id = group_id
         self.market_ids = tuple(m.condition_id for m in live)
-        self.tokens = tuple(yes_token(m) for m in live)
+        self.tokens = tuple(sys.intern(yes_token(m)) for m in live)  # see BinaryPlan
         self.fees: tuple[FeeModel, ...] = tuple(compile_fee(m.fees) for m in live)
         self.augmented = any(m.neg_risk_augmented for m in members)
         self.tradable = len(live) >= 2 and all(is_tradable(m) for m in live)

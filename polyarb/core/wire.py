@@ -62,10 +62,10 @@ def parse_frame(frame: Any, text: str | None) -> ParseResult:
         The messages in frame order, the rejects, and the count of unknown event types.
     """
     if frame is not None and len(frame) > 0:
-        source: Any = frame if type(frame) is bytes else memoryview(frame)
-        messages = parse_fast(source)
+        messages = parse_fast(frame)  # msgspec reads any buffer (bytes, msgspec.Raw, ...)
         if messages is not None:
             return ParseResult(messages, [])
+        source: Any = frame if type(frame) is bytes else memoryview(frame)  # orjson needs this
     elif text is not None:
         stripped = text.strip()
         if stripped in CONTROL_TEXTS:
