@@ -7,6 +7,7 @@ import typer
 
 from polyarb import __version__
 from polyarb.cli.journal import journal_app
+from polyarb.cli.replay import replay as replay_command
 from polyarb.cli.sim import sim_app
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(journal_app, name="journal")
 app.add_typer(sim_app, name="sim")
+app.command("replay")(replay_command)
 
 
 def _version(value: bool) -> None:
