@@ -6,8 +6,10 @@ from __future__ import annotations
 import typer
 
 from polyarb import __version__
+from polyarb.cli.config_cmd import config_app
 from polyarb.cli.journal import journal_app
 from polyarb.cli.replay import replay as replay_command
+from polyarb.cli.run import run as run_command
 from polyarb.cli.sim import sim_app
 
 app = typer.Typer(
@@ -22,6 +24,8 @@ app = typer.Typer(
 )
 app.add_typer(journal_app, name="journal")
 app.add_typer(sim_app, name="sim")
+app.command("run")(run_command)
+app.add_typer(config_app, name="config")
 app.command("replay")(replay_command)
 
 

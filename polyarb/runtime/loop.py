@@ -1,0 +1,185 @@
+# The engine loop: the one place where inputs are journaled, folded and acted on.
+#
+# Rules (docs/architecture.md, "the order of work"):
+# 1. Every input passes through `handle`, in queue order: journal it (a websocket frame through
+#    append_raw_frame, its exact bytes), apply it to the engine with the seq the journal gave it,
+#    journal every decision, then act. When a decision is an order action (PlaceOrders, Unwind,
+#    CancelOrders) the journal is synced first: nothing leaves before its decision is on disk.
+# 2. One consumer task drains one asyncio queue, so the order of the journal is total and equals
+#    the order the engine saw. Feeds, the ticker, the heartbeater and the executor only put
+#    items on the queue; the startup path calls `handle` directly before the consumer starts.
+# 3. The event applied is exactly the event replay decodes: a frame is embedded verbatim when
+#    frame_is_embeddable says so (the same hint goes to the writer), else kept as text.
+# 4. A journal failure, or any exception from the engine, stops the loop and propagates: the
+#    run halts rather than act on an input that is not journaled (crash-only; the next start
+#    recovers from the disk).
+# 5. The journal's checkpoint hook (day roll) asks the engine for checkpoint(at_seq, ts) with
+#    the time of the input being journaled; at that moment the engine has folded every record
+#    up to at_seq and nothing after it.
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import msgspec
+
+from polyarb.core.engine import Engine
+from polyarb.events.base import Decision, Input
+from polyarb.events.codec import frame_is_embeddable
+from polyarb.events.decisions import CancelOrders, PlaceOrders, StateCheckpoint, Unwind
+from polyarb.events.inputs import RawFrame
+from polyarb.journal import JournalWriter
+from polyarb.runtime.counters import Counters
+
+ACTIONS = (PlaceOrders, Unwind, CancelOrders)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A websocket frame as a feed delivered it (str: text frame, bytes: binary frame)."""
+
+    ts_recv_ns: int
+    conn: str
+    data: str | bytes
+    channel: Literal["market", "user"] = "market"
+
+
+Item = Frame | Input
+_STOP = object()
+
+
+def frame_event(frame: Frame) -> tuple[RawFrame, bool | None]:
+    """The RawFrame replay will decode for `frame`, and the embeddable hint for the writer."""
+    data, ts = frame.data, frame.ts_recv_ns
+    if isinstance(data, bytes):
+        text = base64.b64encode(data).decode("ascii")
+        return RawFrame(ts_recv_ns=ts, conn=frame.conn, channel=frame.channel, text=text,
+                        binary=True), None
+    raw = data.encode("utf-8", "surrogatepass")
+    if frame_is_embeddable(raw):
+        return RawFrame(ts_recv_ns=ts, conn=frame.conn, channel=frame.channel,
+                        frame=msgspec.Raw(raw)), True
+    return RawFrame(ts_recv_ns=ts, conn=frame.conn, channel=frame.channel, text=data), False
+
+
+class EngineLoop:
+    """Journal -> apply -> journal decisions -> act, for every input (rules 1-5).
+
+    Args:
+        writer: the open journal.
+        engine: the engine (fresh, or rebuilt from the journal).
+        act: called with each order action once it is durable (the executor's dispatch).
+        counters: what the status panel shows; updated here.
+    """
+
+    def __init__(self, writer: JournalWriter, engine: Engine,
+                 act: Callable[[Decision], None], counters: Counters) -> None:
+        self.writer = writer
+        self.engine = engine
+        self.act = act
+        self.counters = counters
+        self.queue: asyncio.Queue[object] = asyncio.Queue()
+        self.last_seq = writer.next_seq - 1
+        self._ts = 0  # time of the input being journaled (rule 5)
+
+    # --- producers -------------------------------------------------------------------------
+
+    def submit(self, item: Item) -> None:
+        """Queue one input (any thread-less producer on the event loop)."""
+        self.queue.put_nowait(item)
+
+    def checkpoint(self, at_seq: int) -> StateCheckpoint | None:
+        """The journal's day-roll hook (rule 5)."""
+        return self.engine.checkpoint(at_seq, self._ts)
+
+    # --- the work --------------------------------------------------------------------------
+
+    def handle(self, item: Item) -> list[Decision]:
+        """Journal, apply, journal the decisions, act (rule 1). Returns the decisions."""
+        event: Input
+        if isinstance(item, Frame):
+            self._ts = item.ts_recv_ns
+            event, hint = frame_event(item)
+            seq = self.writer.append_raw_frame(item.ts_recv_ns, item.conn, item.data,
+                                               channel=item.channel, embeddable=hint)
+            self.counters.frame(item.channel)
+        else:
+            self._ts = item.ts_recv_ns
+            event = item
+            seq = self.writer.append(item)
+            self.counters.input(item)
+        self.last_seq = seq
+        decisions = self.engine.apply(seq, event)
+        if decisions:
+            self.record(decisions)
+        return decisions
+
+    def record(self, decisions: list[Decision], *, act: bool = True) -> None:
+        """Journal decisions, then hand the order actions to `act` once durable.
+
+        Args:
+            decisions: what the engine returned for one input.
+            act: False only for decisions journaled late after a crash (never acted on).
+        """
+        actions: list[Decision] = []
+        for decision in decisions:
+            self.last_seq = self.writer.append(decision)
+            self.counters.decision(decision)
+            if isinstance(decision, ACTIONS):
+                actions.append(decision)
+        if actions and act:
+            self.writer.sync()
+            for action in actions:
+                self.act(action)
+
+    async def run(self) -> None:
+        """Consume the queue until `stop_consumer()`; exceptions propagate (rule 4)."""
+        queue = self.queue
+        while True:
+            item = await queue.get()
+            if item is _STOP:
+                return
+            self.handle(item)  # type: ignore[arg-type]
+            # Drain what is already queued without yielding per item: one wake-up per burst.
+            while not queue.empty():
+                item = queue.get_nowait()
+                if item is _STOP:
+                    return
+                self.handle(item)  # type: ignore[arg-type]
+
+    def stop_consumer(self) -> None:
+        """Make `run()` return after the items queued so far."""
+        self.queue.put_nowait(_STOP)
+
+    def handle_pending(self) -> None:
+        """Handle everything queued now, synchronously (after the consumer stopped)."""
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            if item is not _STOP:
+                self.handle(item)  # type: ignore[arg-type]
+
+    async def drain(self) -> None:
+        """Wait until the queue is empty (items queued later are not waited for)."""
+        while not self.queue.empty():
+            await asyncio.sleep(0.01)
+
+
+async def tick_forever(loop: EngineLoop, interval_s: float, clock: Callable[[], int]) -> None:
+    """Queue a ClockTick every `interval_s` (time passes in the core only through these)."""
+    from polyarb.events.inputs import ClockTick
+
+    while True:
+        await asyncio.sleep(interval_s)
+        loop.submit(ClockTick(ts_recv_ns=clock()))
+
+
+async def poll_forever(writer: JournalWriter, interval_s: float) -> None:
+    """Call writer.poll() on a timer: the batch policy's time-based group commit."""
+    while True:
+        await asyncio.sleep(interval_s)
+        with contextlib.suppress(Exception):  # a failed writer raises on the loop's next append
+            writer.poll()
