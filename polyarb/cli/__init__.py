@@ -7,7 +7,10 @@ import typer
 
 from polyarb import __version__
 from polyarb.cli.config_cmd import config_app
+from polyarb.cli.doctor import doctor as doctor_command
 from polyarb.cli.journal import journal_app
+from polyarb.cli.markets import markets as markets_command
+from polyarb.cli.order import order_app
 from polyarb.cli.replay import replay as replay_command
 from polyarb.cli.run import run as run_command
 from polyarb.cli.sim import sim_app
@@ -27,6 +30,9 @@ app.add_typer(sim_app, name="sim")
 app.command("run")(run_command)
 app.add_typer(config_app, name="config")
 app.command("replay")(replay_command)
+app.command("markets")(markets_command)
+app.add_typer(order_app, name="order")
+app.command("doctor")(doctor_command)
 
 
 def _version(value: bool) -> None:
