@@ -164,8 +164,6 @@ class MarketHub:
         m = self.exchange.markets.by_id[ev.market]
         changes = ev.changes
         half = len(changes) // 2
-        self._top(m.yes_token, changes[0], ev)
-        self._top(m.no_token, changes[half], ev)
         yes_c = self.subs.get(m.yes_token)
         no_c = self.subs.get(m.no_token)
         if yes_c:
@@ -183,6 +181,9 @@ class MarketHub:
                 if yes_c is None or conn not in yes_c:
                     no_only = no_only or _price_change(ev, changes[half:])
                     conn.outbox.push(no_only)
+        # after the price_change: a best_bid_ask announces the top the client's book now has
+        self._top(m.yes_token, changes[0], ev)
+        self._top(m.no_token, changes[half], ev)
         if ev.trade:
             self._books(m, ev.ts_ns)
 
