@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 import urllib.parse
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -94,21 +95,38 @@ class VenueSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class MarketsSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """[markets]: which markets to load and subscribe.
+    """[markets]: which markets to load and subscribe (polyarb.venues.polymarket.discovery).
 
-    Empty `condition_ids` selects every active market the venue lists, up to `max_markets`.
-    Neg-risk events are always loaded whole (a basket over part of an event is no arbitrage).
+    Filters count units: a binary market, or a whole neg-risk event (a basket over part of an
+    event is no arbitrage). `condition_ids` keeps the units holding those markets; the volume
+    and liquidity filters need Gamma (the live venue), the simulator serves only the CLOB.
     """
 
     condition_ids: tuple[str, ...] = ()
-    max_markets: int = 500
+    slugs: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    min_volume: str = ""  # dollars, a decimal string ("10000"); "" = no filter
+    min_liquidity: str = ""
+    limit: int = 200  # units; 0 = no limit
+    include_closed: bool = False
 
     def __post_init__(self) -> None:
-        if self.max_markets < 1:
-            raise ValueError("markets.max_markets must be >= 1")
+        if self.limit < 0:
+            raise ValueError("markets.limit must be >= 0 (0: no limit)")
         for cid in self.condition_ids:
             if not (cid.startswith("0x") and len(cid) == 66):
                 raise ValueError("markets.condition_ids holds ids of the form 0x + 64 hex digits")
+        for name in ("min_volume", "min_liquidity"):
+            if getattr(self, name) and not _is_amount(getattr(self, name)):
+                raise ValueError(f"markets.{name} must be a non-negative decimal string")
+
+
+def _is_amount(text: str) -> bool:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        return False
+    return value.is_finite() and value >= 0
 
 
 class SimSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

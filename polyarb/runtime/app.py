@@ -34,7 +34,8 @@ from polyarb.runtime.backends import Backend, open_backend, preflight
 from polyarb.runtime.counters import Counters
 from polyarb.runtime.executor import Executor
 from polyarb.runtime.loop import EngineLoop, poll_forever, tick_forever
-from polyarb.runtime.markets import PublicRest, load_markets
+from polyarb.runtime.markets import load_markets
+from polyarb.runtime.resync import Resync
 from polyarb.runtime.signals import StopRequest
 from polyarb.runtime.sinks import QueueSink
 from polyarb.runtime.status import Status, show_forever
@@ -114,12 +115,10 @@ class Supervisor:
         return self.result
 
     async def _run(self, writer: Any, backend: Backend, hook: startup.HookTarget) -> None:
-        rest = PublicRest(backend.clob_url, timeout_s=self.config.venue.request_timeout_s)
-        try:
-            markets = await load_markets(rest, self.config.markets.condition_ids,
-                                         self.config.markets.max_markets)
-        finally:
-            await rest.aclose()
+        gamma = self.config.venue.gamma_url if backend.name == "live" else None
+        loaded = await load_markets(self.config.markets, backend.clob_url, gamma,
+                                    self.config.venue.request_timeout_s)
+        markets = loaded.markets
         self.result.markets = startup.describe_markets(markets)
         if not self._confirmed(backend, markets):
             self.result.exit_code, self.result.reason = 1, "not confirmed"
@@ -133,7 +132,7 @@ class Supervisor:
         self.result.counters = self.counters
         startup.start_run(loop, rebuilt, self.config, self.result.run_id, backend.name,
                           self.clock)
-        startup.load_into(loop, markets, "clob" if backend.name == "live" else "sim",
+        startup.load_into(loop, markets, "sim" if backend.name == "sim" else loaded.source,
                           self.clock)
         if backend.venue is not None and rebuilt.engine is not None:
             from polyarb.runtime.reconcile import reconcile
@@ -166,10 +165,12 @@ class Supervisor:
         assert loop is not None
         self._spawn("engine-loop", loop.run())
         self.market_feed = MarketFeed(backend.ws_market_url, QueueSink(loop, "market"),
-                                      tokens_per_connection=cfg.venue.tokens_per_connection,
-                                      custom_feature_enabled=backend.custom_features)
+                                      tokens_per_connection=cfg.venue.tokens_per_connection)
         self.market_feed.subscribe(tokens)
         self._spawn("market-feed", self.market_feed.run())
+        resync = Resync(self.market_feed)
+        loop.observers.append(resync.observe)
+        self._spawn("book-resync", resync.run_forever(cfg.run.tick_ms / 1000))
         if backend.venue is not None:
             self._start_trading_tasks(backend, condition_ids)
         self._spawn("ticker", tick_forever(loop, cfg.run.tick_ms / 1000, self.clock))

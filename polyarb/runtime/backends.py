@@ -45,7 +45,6 @@ class Backend:
     ws_user_url: str
     venue: Any = None  # PolymarketVenue when trading
     server: Any = None  # SimServer for `sim`
-    custom_features: bool = True  # best_bid_ask / new_market / market_resolved frames
 
     async def close(self) -> None:
         """Close the venue client and stop the embedded simulator."""
@@ -110,11 +109,8 @@ async def open_sim(config: RunConfig, trade: bool) -> Backend:
         await server.start()
     except OSError as exc:
         raise BackendError(f"cannot start the simulator: {exc}") from None
-    # The simulator sends a best_bid_ask ahead of the price_change that makes that top, which
-    # the engine's check reads as a broken book; its custom features stay off until it is fixed.
     backend = Backend(name="sim", clob_url=server.url, ws_market_url=server.ws_url + "/market",
-                      ws_user_url=server.ws_url + "/user", server=server,
-                      custom_features=False)
+                      ws_user_url=server.ws_url + "/user", server=server)
     if trade:
         try:
             creds = PolymarketCredentials(private_key=Secret(DEV_PRIVATE_KEY))

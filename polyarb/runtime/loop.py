@@ -74,6 +74,9 @@ class EngineLoop:
         engine: the engine (fresh, or rebuilt from the journal).
         act: called with each order action once it is durable (the executor's dispatch).
         counters: what the status panel shows; updated here.
+
+    Attributes:
+        observers: called with every journaled decision (counters, book resync); read-only.
     """
 
     def __init__(self, writer: JournalWriter, engine: Engine,
@@ -82,6 +85,7 @@ class EngineLoop:
         self.engine = engine
         self.act = act
         self.counters = counters
+        self.observers: list[Callable[[Decision], None]] = [counters.decision]
         self.queue: asyncio.Queue[object] = asyncio.Queue()
         self.last_seq = writer.next_seq - 1
         self._ts = 0  # time of the input being journaled (rule 5)
@@ -128,7 +132,8 @@ class EngineLoop:
         actions: list[Decision] = []
         for decision in decisions:
             self.last_seq = self.writer.append(decision)
-            self.counters.decision(decision)
+            for observe in self.observers:
+                observe(decision)
             if isinstance(decision, ACTIONS):
                 actions.append(decision)
         if actions and act:

@@ -32,7 +32,8 @@ def test_run_sim_executes_an_opportunity_with_fills(sim_run_journal: Path) -> No
 
     detected = {r.event.opp_id: r.seq for r in records if isinstance(r.event, OpportunityDetected)}
     placed = [r for r in records if isinstance(r.event, PlaceOrders)]
-    fills = [r for r in records if isinstance(r.event, TradeUpdated) and r.event.status == "MATCHED"]
+    fills = [r for r in records
+             if isinstance(r.event, TradeUpdated) and r.event.status == "MATCHED"]
 
     assert placed, "no opportunity was placed"
     first = placed[0]
