@@ -12,6 +12,7 @@ from polyarb.cli.journal import journal_app
 from polyarb.cli.markets import markets as markets_command
 from polyarb.cli.order import order_app
 from polyarb.cli.replay import replay as replay_command
+from polyarb.cli.report import report_app
 from polyarb.cli.run import run as run_command
 from polyarb.cli.sim import sim_app
 
@@ -30,6 +31,7 @@ app.add_typer(sim_app, name="sim")
 app.command("run")(run_command)
 app.add_typer(config_app, name="config")
 app.command("replay")(replay_command)
+app.add_typer(report_app, name="report")
 app.command("markets")(markets_command)
 app.add_typer(order_app, name="order")
 app.command("doctor")(doctor_command)
