@@ -57,3 +57,22 @@ def test_crash_kill_9_then_restart_continues_the_same_journal(tmp_path: Path) ->
     assert len(starts) == 2 and starts[1].seq > max(before)
     stops = [r.event for r in records if isinstance(r.event, RunStopped)]
     assert [s.run_id for s in stops] == [starts[1].event.run_id]  # the crashed run has none
+
+
+def test_sigterm_stops_gracefully_with_run_stopped_and_a_clean_journal(tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "polyarb", "run", "--journal-dir", str(journal), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(),
+        cwd=tmp_path)
+    try:
+        _wait_for_orders(journal, proc, START_TIMEOUT_S)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 0, err
+    assert "stopped: SIGTERM" in out
+    records = list(iter_records(journal))
+    assert isinstance(records[-1].event, RunStopped) and records[-1].event.reason == "SIGTERM"
+    assert verify_journal(journal).ok
