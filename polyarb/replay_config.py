@@ -3,15 +3,17 @@
 #
 # Rules:
 # 1. A file maps onto EngineConfig's fields: top-level keys for its scalars, nested tables
-#    `[detection]`, `[breaker]`, `[risk]`, `[execution]` (and `[execution.unwind]`). A file with
-#    an `[engine]` table (a whole polyarb.toml) uses that table only: the other tables configure
-#    the shell (venue, journal), which replay does not run.
+#    `[detection]`, `[breaker]`, `[risk]`, `[execution]` (and `[execution.unwind]`). A whole
+#    polyarb.toml (an `[engine]` table, or any of the run's own tables such as `[run]` or
+#    `[venue]`) is read by polyarb.config, the run's own loader, and its engine section used:
+#    the other tables configure the shell, which replay does not run.
 # 2. Unknown keys are errors naming the key and where it is (msgspec's forbid_unknown_fields);
 #    so are wrong types and out-of-range values. Floats are refused: every amount is an integer
 #    in micro-units or basis points, and a decimal (a fee rate) is written as a string ("0.02"),
 #    so a config never smuggles binary rounding into the core.
-# 3. This is a small loader of its own: polyarb/config.py (the run's polyarb.toml) did not exist
-#    when replay was written. Switch to its engine-section loader once it does.
+# 3. A journaled config is the run's whole config (polyarb.config.RunConfig.canonical_json(),
+#    its engine under "engine", read with polyarb.config.engine_config_of) or, from older or
+#    hand-written journals, a bare EngineConfig.canonical_json().
 from __future__ import annotations
 
 import json
@@ -21,7 +23,11 @@ from typing import Any
 
 import msgspec
 
+from polyarb import config as run_config
 from polyarb.core.config import EngineConfig
+
+# The run config's own tables: a file with any of them is a whole polyarb.toml (rule 1).
+_RUN_TABLES = frozenset(run_config.RunConfig.__struct_fields__)
 
 
 class ConfigError(ValueError):
@@ -43,6 +49,8 @@ def load_engine_config(path: Path | str) -> EngineConfig:
     try:
         if suffix == ".toml":
             data: Any = tomllib.loads(text.decode("utf-8"))
+            if isinstance(data, dict) and _RUN_TABLES & set(data):
+                return _run_config_engine(text.decode("utf-8"), str(p))
         elif suffix == ".json":
             data = json.loads(text, parse_float=_refuse_float, parse_constant=_refuse_constant)
         else:
@@ -54,6 +62,13 @@ def load_engine_config(path: Path | str) -> EngineConfig:
     return engine_config_from(data, source=str(p))
 
 
+def _run_config_engine(text: str, source: str) -> EngineConfig:
+    try:
+        return run_config.parse_config(text, source).engine
+    except run_config.ConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def engine_config_from(data: Any, *, source: str) -> EngineConfig:
     """Convert parsed TOML/JSON data to an EngineConfig (rules 1-2).
 
@@ -63,7 +78,7 @@ def engine_config_from(data: Any, *, source: str) -> EngineConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the config must be a table of settings")
     if isinstance(data.get("engine"), dict):
-        data = data["engine"]
+        data = data["engine"]  # a whole run config given as JSON
     where = _find_float(data, "$")
     if where is not None:
         raise ConfigError(f"{source}: a float at `{where}`: write amounts as integers (micros, "
@@ -88,6 +103,11 @@ def config_from_journal(raw: bytes, seq: int) -> EngineConfig:
         data = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise ConfigError(f"run_started at seq {seq}: config is not JSON: {exc}") from None
+    if isinstance(data, dict) and "engine" in data:
+        try:
+            return run_config.engine_config_of(raw)
+        except run_config.ConfigError as exc:
+            raise ConfigError(f"run_started at seq {seq}: {exc}") from None
     return engine_config_from(data, source=f"run_started at seq {seq}")
 
 

@@ -45,7 +45,7 @@ max_retries = 0
 def test_load_engine_config_json_and_engine_table_of_a_run_config(tmp_path: Path) -> None:
     as_json = _write(tmp_path, "c.json", '{"risk": {"min_order_size_micros": 7000000}}')
     run_toml = _write(tmp_path, "polyarb.toml",
-                      "[venue]\nurl = \"wss://x\"\n[engine.breaker]\nmax_open_positions = 1\n")
+                      "[run]\nvenue = \"sim\"\n[engine.breaker]\nmax_open_positions = 1\n")
 
     assert load_engine_config(as_json).risk.min_order_size_micros == 7_000_000
     assert load_engine_config(run_toml).breaker.max_open_positions == 1
@@ -72,6 +72,21 @@ def test_load_engine_config_bad_input_names_the_problem(tmp_path: Path, name: st
 
     assert message in str(info.value)
     assert str(path) in str(info.value)
+
+
+def test_load_engine_config_whole_run_config_is_checked_by_the_run_loader(tmp_path: Path) -> None:
+    path = _write(tmp_path, "polyarb.toml", "[run]\nvenu = \"sim\"\n")
+
+    with pytest.raises(ConfigError, match="venu"):
+        load_engine_config(path)
+
+
+def test_config_from_journal_reads_the_engine_of_a_run_config() -> None:
+    from polyarb.config import RunConfig
+
+    run = RunConfig(engine=EngineConfig(detect_only=True))
+
+    assert config_from_journal(run.canonical_json(), 4) == EngineConfig(detect_only=True)
 
 
 def test_load_engine_config_missing_file_is_a_config_error(tmp_path: Path) -> None:
