@@ -5,7 +5,9 @@
 # 1. Decisions are compared in canonical form (polyarb.events.encode_event), in journal order.
 #    The runtime journals an input, applies it, then journals its decisions, so the decisions
 #    the engine returns for an input must be exactly the decision records that follow it, before
-#    the next input or checkpoint. The first difference stops the replay: a field that differs,
+#    the next input or checkpoint (other journal notes may sit between them: after a crash cut
+#    an input's decisions, the restart journals the missing ones after its journal_recovered,
+#    see polyarb/runtime/rebuild.py). The first difference stops the replay: a field that differs,
 #    a decision the journal holds that the engine did not make ("extra"), or one the engine
 #    made that the journal lacks ("missing", named by the seq of the input that caused it).
 # 2. Where to start (replay_plan.py): a day replays on its own from its `state_checkpoint` (the
@@ -172,6 +174,9 @@ class _Runner:
         if role == "decision":
             self.result.decisions += 1
             return self._compare(seq, ev)  # type: ignore[arg-type]
+        if role == "journal" and type(ev) is not StateCheckpoint:
+            self.result.notes += 1  # journal_recovered may sit between an input's decisions
+            return None
         if self.pending:
             return self._missing(seq)
         if role == "input":
@@ -182,10 +187,8 @@ class _Runner:
             self.cause = (seq, _kind(ev))
             return None
         self.result.notes += 1
-        if type(ev) is StateCheckpoint:
-            self.result.checkpoints += 1
-            return self._check_state(seq, ev)
-        return None
+        self.result.checkpoints += 1
+        return self._check_state(seq, ev)  # type: ignore[arg-type]
 
     # ---- decisions -------------------------------------------------------------------------
 

@@ -281,3 +281,34 @@ def test_replay_in_two_processes_with_different_hash_seeds_prints_the_same(journ
 
     assert first == second
     assert first[0] == "replay ok: 22 decisions identical"
+
+
+def test_replay_decisions_journaled_after_a_crash_recovery_note_are_identical(
+        tmp_path: Path) -> None:
+    # Arrange: a crash cut the place_orders after its opportunity_detected; the restart wrote
+    # journal_recovered and then the missing decision (polyarb/runtime/rebuild.py rule 3)
+    from polyarb.events import JournalRecovered
+    from tests.core.engine_helpers import USD, book_msg, market, raw_frame
+    from tests.replay.journal_builder import JournalRun
+
+    run = JournalRun(tmp_path / "journal")
+    run.run_started()
+    run.load(market("0xm1", "Y1", "N1"))
+    run.book("Y1", [(400_000, 100 * USD)], [(450_000, 40 * USD)])
+    frame = raw_frame(book_msg("N1", [(400_000, 100 * USD)], [(500_000, 40 * USD)]),
+                      run.next_ts())
+    seq = run.writer.append(frame)
+    detected, placed = run.engine.apply(seq, frame)
+    run.writer.append(detected)
+    run.writer.append(JournalRecovered(ts_recv_ns=frame.ts_recv_ns, file="seg", bytes_dropped=9,
+                                       last_good_seq=seq + 1))
+    run.writer.append(placed)
+    run.clock()
+    run.close()
+
+    # Act
+    result = replay_journal(tmp_path / "journal")
+
+    # Assert
+    assert result.ok, result.divergence
+    assert (result.decisions, result.notes) == (2, 1)
