@@ -2,9 +2,9 @@
 #
 # Rules:
 # 1. Every knob lives here: the run (venue, journal directory, timers), venue URLs, market
-#    selection, the simulator, journal durability, shutdown, and the engine. `[engine]` and its
-#    sub-tables map exactly onto polyarb.core.config.EngineConfig's nested structs
-#    ([engine.detection], [engine.breaker], [engine.risk], [engine.execution],
+#    selection, the simulator, paper trading, journal durability, shutdown, and the engine.
+#    `[engine]` and its sub-tables map exactly onto polyarb.core.config.EngineConfig's nested
+#    structs ([engine.detection], [engine.breaker], [engine.risk], [engine.execution],
 #    [engine.execution.unwind], [engine.detection.fees_override]) with the same field names.
 # 2. Unknown keys are errors naming the key's dotted path; a float under [engine] is an error
 #    (exact numbers only); a secret-looking key is refused, naming the key and never the value.
@@ -41,6 +41,7 @@ __all__ = [
     "ConfigError",
     "JournalSection",
     "MarketsSection",
+    "PaperSection",
     "RunConfig",
     "RunSection",
     "ShutdownSection",
@@ -145,6 +146,17 @@ class SimSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         parse_faults(self.faults)  # FaultSpecError (a ValueError) names the bad part
 
 
+class PaperSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[paper]: `--venue paper`, live market data with fills simulated locally."""
+
+    latency_ms: int = 0  # an order meets the book as it stands this long after the decision
+    collateral_micros: int = 10_000_000_000  # starting paper pUSD ($10,000)
+
+    def __post_init__(self) -> None:
+        if self.latency_ms < 0 or self.collateral_micros < 0:
+            raise ValueError("paper.latency_ms and paper.collateral_micros must be >= 0")
+
+
 class JournalSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """[journal]: durability policy (docs/journal-format.md, Durability) and segment size."""
 
@@ -176,6 +188,7 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     venue: VenueSection = VenueSection()
     markets: MarketsSection = MarketsSection()
     sim: SimSection = SimSection()
+    paper: PaperSection = PaperSection()
     journal: JournalSection = JournalSection()
     shutdown: ShutdownSection = ShutdownSection()
     engine: EngineConfig = EngineConfig()

@@ -5,7 +5,8 @@
 #    polyarb.runtime.run, print the exit summary. Heavy imports happen inside the command.
 # 2. Exit codes: 0 stopped cleanly (signal or --duration); 1 the run failed (venue, journal,
 #    markets, a task died) or live trading was not confirmed; 2 usage (bad option or config,
-#    missing credentials, a journal held by another run); 130 a forced stop (second Ctrl-C).
+#    missing or malformed credentials, a journal held by another run); 130 a forced stop
+#    (second Ctrl-C).
 # 3. `live` never starts without credentials, shows what it will trade and the risk limits,
 #    and trades only after `--yes` or an interactive "yes". No secret is ever printed.
 from __future__ import annotations
@@ -132,9 +133,6 @@ def start(cfg: object, duration: float | None, quiet: bool, yes: bool) -> int:
         typer.echo("set POLYMARKET_PRIVATE_KEY (API key/secret/passphrase optional: "
                    "derived if unset) or [venue] credentials_file; or use --detect-only",
                    err=True)
-        return 2
-    except BackendError as exc:
-        typer.echo(f"error: {exc}", err=True)
         return 2
     panel = not quiet and sys.stderr.isatty()
     _setup_logging(panel)

@@ -5,9 +5,11 @@
 #    live confirmation, engine rebuilt from the journal, RunStarted, MarketsLoaded,
 #    reconciliation; only then the feeds, the ticker, the heartbeater and the status display.
 # 2. Tasks: one engine loop consuming the queue; the market feed and the user channel putting
-#    frames and events on it; a ticker (ClockTick every run.tick_ms); a journal poller (group
-#    commit); the heartbeater (while orders rest); the status display. If the loop or a feed
-#    dies, the run stops (a feed dies only when its sink, i.e. the journal, failed).
+#    frames and events on it (paper: the paper venue's own updates instead of a user channel);
+#    a ticker (ClockTick every run.tick_ms); a journal poller (group commit); the book resync
+#    (resubscribes books the engine declared broken); the heartbeater (while orders rest); the
+#    status display. If the loop or a feed dies, the run stops (a feed dies only when its
+#    sink, i.e. the journal, failed).
 # 3. Graceful stop (first signal, --duration, a failed task): close the market feed (no new
 #    market data, hence no new opportunities), let the loop drain what was queued, wait up to
 #    shutdown.response_timeout_s for outstanding venue calls, refuse further placements, cancel
@@ -115,7 +117,7 @@ class Supervisor:
         return self.result
 
     async def _run(self, writer: Any, backend: Backend, hook: startup.HookTarget) -> None:
-        gamma = self.config.venue.gamma_url if backend.name == "live" else None
+        gamma = self.config.venue.gamma_url if backend.name != "sim" else None
         loaded = await load_markets(self.config.markets, backend.clob_url, gamma,
                                     self.config.venue.request_timeout_s)
         markets = loaded.markets
@@ -128,6 +130,10 @@ class Supervisor:
         loop = EngineLoop(writer, startup.engine_of(rebuilt, self.config), executor.dispatch,
                           self.counters)
         self.loop, self.executor, hook.loop = loop, executor, loop
+        if backend.name == "paper" and backend.venue is not None:
+            backend.venue.on_event = loop.submit
+            for cid, why in backend.venue.load_markets(markets):
+                log.warning("paper venue refused market %s: %s", cid, why)
         self.result.run_id = startup.new_run_id(self.clock)
         self.result.counters = self.counters
         startup.start_run(loop, rebuilt, self.config, self.result.run_id, backend.name,
@@ -164,7 +170,12 @@ class Supervisor:
         loop, cfg = self.loop, self.config
         assert loop is not None
         self._spawn("engine-loop", loop.run())
-        self.market_feed = MarketFeed(backend.ws_market_url, QueueSink(loop, "market"),
+        sink: Any = QueueSink(loop, "market")
+        if backend.name == "paper" and backend.venue is not None:
+            from polyarb.venues.paper import PaperTap
+
+            sink = PaperTap(sink, backend.venue)  # the paper books follow every frame
+        self.market_feed = MarketFeed(backend.ws_market_url, sink,
                                       tokens_per_connection=cfg.venue.tokens_per_connection)
         self.market_feed.subscribe(tokens)
         self._spawn("market-feed", self.market_feed.run())
@@ -173,7 +184,8 @@ class Supervisor:
         self._spawn("book-resync", resync.run_forever(cfg.run.tick_ms / 1000))
         if backend.venue is not None:
             self._start_trading_tasks(backend, condition_ids)
-        self._spawn("ticker", tick_forever(loop, cfg.run.tick_ms / 1000, self.clock))
+        advance = backend.venue.advance if backend.name == "paper" and backend.venue else None
+        self._spawn("ticker", tick_forever(loop, cfg.run.tick_ms / 1000, self.clock, advance))
         self._spawn("journal-poll", poll_forever(loop.writer, cfg.journal.batch_ms / 1000))
         if self.options.duration_s is not None:
             self._spawn("duration", self._stop_after(self.options.duration_s))
@@ -190,11 +202,12 @@ class Supervisor:
 
         loop, venue = self.loop, backend.venue
         assert loop is not None
-        self.user_feed = UserFeed(api=venue.client.api, identity=venue.identity(),
-                                  markets=condition_ids, sink=QueueSink(loop, "user"),
-                                  sweep=lambda since: sweep(venue, since),
-                                  url=backend.ws_user_url, clock_ns=self.clock)
-        self._spawn("user-feed", self.user_feed.run())
+        if backend.user_channel:
+            self.user_feed = UserFeed(api=venue.client.api, identity=venue.identity(),
+                                      markets=condition_ids, sink=QueueSink(loop, "user"),
+                                      sweep=lambda since: sweep(venue, since),
+                                      url=backend.ws_user_url, clock_ns=self.clock)
+            self._spawn("user-feed", self.user_feed.run())
         self.heartbeater = Heartbeater(
             venue, loop.submit, interval_s=self.config.venue.heartbeat_interval_s,
             active=lambda: loop.engine.execution.orders.resting_orders() > 0)

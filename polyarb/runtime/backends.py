@@ -9,14 +9,16 @@
 # 2. `live`: credentials come from the environment mapping the CLI passes, or from the file
 #    `[venue] credentials_file` names; missing API credentials are created/derived through L1.
 #    Nothing here prints or logs a secret (credentials.py and clob.py redact).
-# 3. `paper` (live market data, simulated fills) is not built yet: asking for it is a clear
-#    error, never a silent fallback to another venue.
+# 3. `paper`: the live venue's market data (URLs of [venue]) with fills simulated locally by
+#    polyarb.venues.paper.PaperVenue ([paper] latency and collateral); no key, no user channel
+#    (its updates come from the paper venue itself), nothing ever sent to the venue.
 # 4. Detect-only runs build no trading client at all: no keys are needed or read.
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from polyarb.config import RunConfig
@@ -43,8 +45,13 @@ class Backend:
     clob_url: str
     ws_market_url: str
     ws_user_url: str
-    venue: Any = None  # PolymarketVenue when trading
+    venue: Any = None  # PolymarketVenue (sim, live) or PaperVenue (paper) when trading
     server: Any = None  # SimServer for `sim`
+
+    @property
+    def user_channel(self) -> bool:
+        """Whether fills arrive on the venue's user websocket (not for paper)."""
+        return self.venue is not None and self.name != "paper"
 
     async def close(self) -> None:
         """Close the venue client and stop the embedded simulator."""
@@ -63,7 +70,7 @@ def live_credentials(config: RunConfig, env: Mapping[str, str]) -> PolymarketCre
         CredentialsError: none set, partial or malformed (the message names the variable).
     """
     path = config.venue.credentials_file
-    return load_credentials_file(path) if path else load_credentials(env)
+    return load_credentials_file(Path(path).expanduser()) if path else load_credentials(env)
 
 
 def sim_scenario(config: RunConfig) -> Any:
@@ -138,19 +145,28 @@ async def open_live(config: RunConfig, creds: PolymarketCredentials | None) -> B
     return backend
 
 
+def open_paper(config: RunConfig, trade: bool) -> Backend:
+    """Live market data, a local paper venue for the orders (rule 3)."""
+    from polyarb.venues.paper import PaperConfig, PaperVenue
+
+    v, p = config.venue, config.paper
+    backend = Backend(name="paper", clob_url=v.clob_url, ws_market_url=v.ws_market_url,
+                      ws_user_url=v.ws_user_url)
+    if trade:
+        backend.venue = PaperVenue(PaperConfig(latency_ms=p.latency_ms,
+                                               collateral_micros=p.collateral_micros))
+    return backend
+
+
 def preflight(config: RunConfig, env: Mapping[str, str]) -> PolymarketCredentials | None:
-    """Checks that need no network, run before the journal is opened (rules 2-4).
+    """Checks that need no network, run before the journal is opened (rules 2, 4).
 
     Returns:
         The live credentials when the run trades live, else None.
 
     Raises:
-        BackendError: the paper venue was asked for.
         CredentialsError: live trading without (valid) credentials.
     """
-    if config.run.venue == "paper":
-        raise BackendError("the paper venue (live market data, simulated fills) is not "
-                           "available yet: use --venue sim, or --venue live --detect-only")
     if config.run.venue == "live" and not config.engine.detect_only:
         return live_credentials(config, env)
     return None
@@ -160,12 +176,15 @@ async def open_backend(config: RunConfig, env: Mapping[str, str]) -> Backend:
     """The backend of `config.run.venue` (rules 1-4).
 
     Raises:
-        BackendError: paper venue, or the venue could not be set up.
+        BackendError: the venue could not be set up.
         CredentialsError: live trading without (valid) credentials.
     """
     creds = preflight(config, env)
+    trade = not config.engine.detect_only
     if config.run.venue == "sim":
-        return await open_sim(config, not config.engine.detect_only)
+        return await open_sim(config, trade)
+    if config.run.venue == "paper":
+        return open_paper(config, trade)
     return await open_live(config, creds)
 
 

@@ -173,13 +173,24 @@ class EngineLoop:
             await asyncio.sleep(0.01)
 
 
-async def tick_forever(loop: EngineLoop, interval_s: float, clock: Callable[[], int]) -> None:
-    """Queue a ClockTick every `interval_s` (time passes in the core only through these)."""
+async def tick_forever(loop: EngineLoop, interval_s: float, clock: Callable[[], int],
+                       also: Callable[[int], None] | None = None) -> None:
+    """Queue a ClockTick every `interval_s` (time passes in the core only through these).
+
+    Args:
+        loop: the engine loop.
+        interval_s: the tick period.
+        clock: ns since the epoch.
+        also: told every tick's time after it is queued (the paper venue's settlement clock).
+    """
     from polyarb.events.inputs import ClockTick
 
     while True:
         await asyncio.sleep(interval_s)
-        loop.submit(ClockTick(ts_recv_ns=clock()))
+        now = clock()
+        loop.submit(ClockTick(ts_recv_ns=now))
+        if also is not None:
+            also(now)
 
 
 async def poll_forever(writer: JournalWriter, interval_s: float) -> None:

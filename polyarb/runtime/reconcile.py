@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from polyarb.events.inputs import OrderCancelled, OrderRejected, OrderUpdated
 from polyarb.runtime.loop import EngineLoop
-from polyarb.venues.polymarket.venue import PolymarketVenue
+from polyarb.venues.base import Venue
 
 log = logging.getLogger(__name__)
 LOOKBACK_S = 60  # trades are read from this long before the oldest open order was created
@@ -40,7 +40,7 @@ class Reconciled:
     closed: int = 0
 
 
-async def reconcile(loop: EngineLoop, venue: PolymarketVenue,
+async def reconcile(loop: EngineLoop, venue: Venue,
                     clock: Callable[[], int] = time.time_ns) -> Reconciled:
     """Check the rebuilt engine's open orders against the venue (rules 1-4).
 
@@ -52,9 +52,10 @@ async def reconcile(loop: EngineLoop, venue: PolymarketVenue,
     out = Reconciled(checked=len(pending))
     if not pending:
         return out
+    remember = getattr(venue, "remember", None)  # PolymarketVenue's id map (not paper's)
     for rec in pending:
-        if rec.venue_order_id:
-            venue.remember(rec.client_order_id, rec.venue_order_id)
+        if rec.venue_order_id and remember is not None:
+            remember(rec.client_order_id, rec.venue_order_id)
     after_s = min(r.created_ns for r in pending) // 1_000_000_000 - LOOKBACK_S
     listed = await venue.open_orders()
     trades = await venue.trades(after_s)

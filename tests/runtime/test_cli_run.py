@@ -85,14 +85,6 @@ def test_cli_run_live_with_a_malformed_key_exits_2_without_echoing_it(tmp_path: 
     assert bad not in result.output
 
 
-def test_cli_run_paper_is_not_available_yet(tmp_path: Path) -> None:
-    result = _invoke(["run", "--venue", "paper", "--journal-dir", str(tmp_path / "j")])
-
-    assert result.exit_code == 2
-    assert "not available" in result.output
-    assert not (tmp_path / "j").exists()
-
-
 @pytest.mark.parametrize("args", [["--venue", "moon"], ["--markets", "0x12"],
                                   ["--duration", "-1"]])
 def test_cli_run_bad_options_exit_2(args: list[str], tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
-# `polyarb run --venue live` pointed at a simulator started by the test: the live code path
-# (Gamma-less discovery, credentials from the environment, L1-derived API keys, the confirmation
-# gate) on loopback. The simulator accepts the public dev key, which is worthless elsewhere.
+# `polyarb run --venue live` and `--venue paper` pointed at a simulator started by the test: the
+# live code path (Gamma-less discovery, credentials from the environment, L1-derived API keys,
+# the confirmation gate) and paper trading (live data, local fills) on loopback. The simulator
+# accepts the public dev key, which is worthless elsewhere.
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -9,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from polyarb.config import RunConfig
-from polyarb.events import MarketsLoaded, OpportunityBlocked, PlaceOrders, RunStarted
+from polyarb.events import (
+    MarketsLoaded,
+    OpportunityBlocked,
+    PlaceOrders,
+    RunStarted,
+    TradeUpdated,
+)
 from polyarb.journal import iter_records, verify_journal
 from polyarb.runtime.backends import sim_scenario
 from polyarb.sim.server import DEV_PRIVATE_KEY, ServerConfig, ServerThread, SimServer
@@ -77,4 +84,20 @@ def test_run_live_with_yes_derives_api_keys_and_trades(tmp_path: Path, sim_url: 
     records = [r.event for r in iter_records(journal)]
     assert any(isinstance(e, RunStarted) and e.venue == "live" for e in records)
     assert any(isinstance(e, PlaceOrders) for e in records)
+    assert verify_journal(journal).ok
+
+
+def test_run_paper_trades_live_data_with_local_fills_and_no_keys(tmp_path: Path,
+                                                                 sim_url: str) -> None:
+    journal = tmp_path / "j"
+
+    done = polyarb("run", "--venue", "paper", "--duration", "6", "--quiet",
+                   "--config", str(_config(tmp_path, sim_url)), "--journal-dir", str(journal))
+
+    assert done.returncode == 0, done.stderr
+    records = [r.event for r in iter_records(journal)]
+    assert any(isinstance(e, RunStarted) and e.venue == "paper" for e in records)
+    placed = [e for e in records if isinstance(e, PlaceOrders)]
+    fills = [e for e in records if isinstance(e, TradeUpdated) and e.status == "MATCHED"]
+    assert placed and fills
     assert verify_journal(journal).ok
