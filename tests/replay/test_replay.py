@@ -312,3 +312,27 @@ def test_replay_decisions_journaled_after_a_crash_recovery_note_are_identical(
     # Assert
     assert result.ok, result.divergence
     assert (result.decisions, result.notes) == (2, 1)
+
+
+def test_replay_progress_bar_on_a_terminal_reports_every_record(
+        journal: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Arrange: a terminal on stderr and no size threshold
+    import io
+
+    from polyarb.cli import replay as cli_replay
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Tty())
+    monkeypatch.setattr(cli_replay, "PROGRESS_MIN_RECORDS", 1)
+    seen: list[int] = []
+
+    # Act
+    with cli_replay._progress(journal) as tick:
+        assert tick is not None
+        result = replay_journal(journal, on_progress=lambda n: (seen.append(n), tick(n)))
+
+    # Assert
+    assert result.ok and seen[-1] == result.records

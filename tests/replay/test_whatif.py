@@ -113,3 +113,13 @@ def test_replay_cli_help_describes_exit_codes_and_what_if() -> None:
     assert result.exit_code == 0
     assert "--config" in result.output and "--out" in result.output
     assert "Exit 0" in result.output and "what-if" in result.output
+
+
+def test_what_if_of_one_day_starts_from_its_checkpoint(journal: Path, tmp_path: Path) -> None:
+    # Act: day 2 alone; day 1's frames still shape the simulated books
+    result = what_if(journal / "2025-12-28", STRICT, out=tmp_path / "day2")
+
+    # Assert: day 2's own opportunities only (the checkpoint carries day 1's state)
+    assert result.original.opportunities == 2
+    assert result.whatif.opportunities == 0
+    assert replay_journal(tmp_path / "day2").ok
