@@ -32,32 +32,25 @@ def journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work / "journal"
 
 
-def test_replay_of_a_runtime_journal_is_identical(journal: Path) -> None:
+def test_runtime_journal_replays_identically_matches_its_pnl_and_runs_a_what_if(
+        journal: Path, tmp_path: Path) -> None:
+    # (one test: the run takes seconds, and xdist would repeat a module fixture per worker)
     # Act
     result = runner.invoke(app, ["replay", str(journal)])
-
-    # Assert
-    assert result.exit_code == 0, result.output
-    assert "replay ok:" in result.output
-    assert replay_journal(journal).decisions > 0
-
-
-def test_report_pnl_of_a_runtime_journal_equals_the_replayed_engine(journal: Path) -> None:
     replayed = replay_journal(journal)
-
     rows = run_report("pnl", [journal]).rows
-
-    assert sum(int(r[4]) for r in rows) == replayed.realized_micros
-    assert any(int(r[3]) > 0 for r in rows), "the run filled nothing"
-
-
-def test_what_if_on_a_runtime_journal_runs_and_replays(journal: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "strict.toml"
     cfg.write_text("[engine.detection]\nmin_margin_bps = 1000\n")
-
-    result = runner.invoke(app, ["replay", str(journal), "--config", str(cfg),
+    whatif = runner.invoke(app, ["replay", str(journal), "--config", str(cfg),
                                  "--out", str(tmp_path / "whatif")])
 
+    # Assert: every decision identical
     assert result.exit_code == 0, result.output
-    assert "what-if replay:" in result.output
+    assert "replay ok:" in result.output and replayed.decisions > 0
+    # the pnl report agrees with the replayed engine, and the run did fill
+    assert sum(int(r[4]) for r in rows) == replayed.realized_micros
+    assert any(int(r[3]) > 0 for r in rows), "the run filled nothing"
+    # a what-if runs on it and its own journal replays
+    assert whatif.exit_code == 0, whatif.output
+    assert "what-if replay:" in whatif.output
     assert replay_journal(tmp_path / "whatif").ok

@@ -137,7 +137,7 @@ def _resolve(run: JournalRun, rng: random.Random) -> None:
         run.feed(MarketsLoaded(ts_recv_ns=run.next_ts(), source="test", markets=(resolved,)))
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.lists(op, min_size=5, max_size=60))
 def test_report_pnl_realized_equals_the_engine_on_random_position_streams(
