@@ -76,3 +76,15 @@ def test_sigterm_stops_gracefully_with_run_stopped_and_a_clean_journal(tmp_path:
     records = list(iter_records(journal))
     assert isinstance(records[-1].event, RunStopped) and records[-1].event.reason == "SIGTERM"
     assert verify_journal(journal).ok
+
+
+def test_run_on_a_journal_held_by_another_writer_exits_2(tmp_path: Path) -> None:
+    from polyarb.journal import JournalWriter
+
+    journal = tmp_path / "journal"
+    with JournalWriter.open(journal):
+        done = polyarb("run", "--journal-dir", str(journal), "--duration", "1", "--quiet",
+                       cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert "locked" in done.stderr

@@ -174,6 +174,9 @@ class Venue:
                 self._status(ev)
             else:  # pragma: no cover - a new exchange event kind must be wired here
                 raise TypeError(f"unhandled exchange event {type(ev).__name__}")
+        # A snapshot shows the exchange as it is now, i.e. after the whole batch: sent before
+        # the batch's later price_changes, it would not match the bests they carry.
+        market_hub.flush_books()
 
     def _status(self, ev: MarketStatusChange) -> None:
         if ev.closed:

@@ -66,6 +66,7 @@ class MarketHub:
         self.custom_subs: dict[str, dict[MarketConn, None]] = {}
         self.conns: dict[MarketConn, None] = {}
         self.top: dict[str, tuple[int, int]] = {}
+        self.books_due: dict[str, tuple[Market, int]] = {}  # snapshots after this batch
 
     # --- inbound ---------------------------------------------------------------------------
 
@@ -184,8 +185,14 @@ class MarketHub:
         # after the price_change: a best_bid_ask announces the top the client's book now has
         self._top(m.yes_token, changes[0], ev)
         self._top(m.no_token, changes[half], ev)
-        if ev.trade:
-            self._books(m, ev.ts_ns)
+        if ev.trade:  # sent by flush_books once the batch is out: the book renders its end
+            self.books_due[m.condition_id] = (m, ev.ts_ns)
+
+    def flush_books(self) -> None:
+        """Send the post-trade `book` snapshots of the batch just published."""
+        due, self.books_due = self.books_due, {}
+        for m, ts_ns in due.values():
+            self._books(m, ts_ns)
 
     def _books(self, m: Market, now_ns: int) -> None:
         for token in (m.yes_token, m.no_token):
