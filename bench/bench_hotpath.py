@@ -253,7 +253,7 @@ def _engine(feed: Feed, fused: bool = False) -> Engine:
     eng = Engine()
     eng.apply(1, feed.loaded)
     for seq, frame in enumerate(feed.initial, 2):
-        if fused:
+        if fused and hasattr(eng.md, "apply_raw"):
             eng.md.apply_raw(msgspec.Raw(frame), None, seq, seq)
         else:
             eng.apply(seq, RawFrame(ts_recv_ns=seq, conn="market-0", frame=msgspec.Raw(frame)))
@@ -295,6 +295,8 @@ def _path(name: str, feed: Feed, eng: Engine) -> Run | None:
         return _reducer_path(eng, raws)
     if name in ("engine", "engine+"):
         if name == "engine+":
+            if not hasattr(eng.md, "apply_raw"):
+                return None  # a polyarb from before apply_raw
             eng._on_frame = types.MethodType(proposed_on_frame, eng)  # type: ignore[method-assign]
         events = [RawFrame(ts_recv_ns=10**18 + i, conn="market-0", frame=r)
                   for i, r in enumerate(raws)]

@@ -288,7 +288,7 @@ def apply_changes(
                     book.top_ask = price
             elif (levels := book._asks).pop(price, None) is not None and price == book.top_ask:
                 book.top_ask = min(levels) if levels else MICROS
-        touched.append(token)
+        touched.append(book.token_id)  # the interned id (see Book.__init__)
         book.last_update_ns = ts_recv_ns
         book.ts_venue_ns = ts_venue_ns
         bid, ask = book.top_bid, book.top_ask  # top_disagrees, inlined
@@ -314,7 +314,7 @@ def _apply_with_repeats(
             not_live += 1
         else:
             book.set_level(is_bid, price, size)
-            touched[token] = (book, best_bid, best_ask)
+            touched[book.token_id] = (book, best_bid, best_ask)
     failed: Failed = None
     for book, best_bid, best_ask in touched.values():
         book.last_update_ns = ts_recv_ns

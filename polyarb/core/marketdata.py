@@ -17,10 +17,10 @@
 #    hash or set order: check_stale sorts by token id.
 # 5. snapshot() is canonical (books sorted by token id, counters by name); restore() inverts it.
 # 6. apply_raw is parse_frame + apply_frame in one call, identical in effect (books, counters,
-#    touched, decisions). It is the reducer's hot path: a frame holding one `price_change` or
-#    one `book` object goes from the strict decode (polyarb.core.wire_fast) straight to the
-#    books. Everything is converted before anything is mutated, so a value the fast path does
-#    not vouch for still falls back to the reference parse with nothing half applied.
+#    touched, decisions): the reducer's hot path. A `price_change` or `book` frame goes from
+#    the strict decode (polyarb.core.wire_fast) straight to the books, converted in full before
+#    anything is mutated, so a value the fast path does not vouch for still falls back to the
+#    reference parse with nothing half applied. Touched ids are the books' interned ids.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -88,10 +88,8 @@ class MarketData:
         self._books: dict[str, Book] = {}
         self._by_type: dict[type, int] = dict.fromkeys(_MESSAGE_TYPES, 0)
         self._counts: dict[str, int] = dict.fromkeys(_COUNTERS, 0)  # all but "frames"
-        # The hot counts are plain ints (a dict increment costs a lookup and a store):
-        self._frames = 0
-        self._fused_changes = 0  # price_change / book messages apply_raw applied directly
-        self._fused_books = 0
+        # Hot counts as plain ints: frames, and messages apply_raw applied without building them.
+        self._frames = self._fused_changes = self._fused_books = 0
 
     @property
     def books(self) -> Mapping[str, Book]:
@@ -158,7 +156,7 @@ class MarketData:
 
     def _apply_decoded(self, data: Any, frame: Any, text: str | None, ts_recv_ns: int,
                        cause_seq: int) -> Folded:
-        """apply_raw for everything but a price_change it applied: books, arrays, the rest."""
+        """apply_raw for all but a price_change applied directly."""
         kind = type(data)
         if kind is WireBook or (kind is list and data and all(
                 type(event) is WireBook for event in data)):
@@ -189,8 +187,7 @@ class MarketData:
         return tuple(seen), tuple(out), ()
 
     def _fold(self, result: ParseResult, ts_recv_ns: int, cause_seq: int) -> Folded:
-        touched, decisions = self.apply_frame(result, ts_recv_ns, cause_seq)
-        return touched, decisions, result.messages
+        return (*self.apply_frame(result, ts_recv_ns, cause_seq), result.messages)
 
     def apply_frame(self, result: ParseResult, ts_recv_ns: int, cause_seq: int) -> Applied:
         """Apply everything one parsed frame yielded; rejects become FrameRejected decisions.

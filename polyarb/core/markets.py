@@ -16,6 +16,7 @@
 #    unless configured otherwise.
 # 4. Lookups never iterate the whole registry, so per-frame cost does not grow with its size.
 #    Detection reads precompiled plans (BinaryPlan, GroupPlan), rebuilt only for what changed.
+#    Plans hold interned token ids, as books do, so lookups between them match by identity.
 # 5. snapshot() is canonical JSON-able data (markets sorted by condition id); restore() rebuilds
 #    every index from it.
 from __future__ import annotations
@@ -264,6 +265,8 @@ class MarketRegistry:
         found = None
         token_plan = self._token_plan
         for tok in token_ids:
+            if found is not None and (tok is found.tokens[0] or tok is found.tokens[1]):
+                continue  # interned ids (MarketData reports them): the other side, no lookup
             plan = token_plan.get(tok)
             if plan is None or plan.grouped or (found is not None and plan is not found):
                 return None
@@ -351,8 +354,8 @@ class MarketRegistry:
             basket = (gid,) if gid is not None and tok.token_id == yes else ()
             self._token_groups[tok.token_id] = basket
         plan = self._binary[cid] = BinaryPlan(info)
-        for tok in info.tokens:
-            self._token_plan[tok.token_id] = plan
+        for token_id in plan.tokens:  # interned: a lookup by a book's id matches by identity
+            self._token_plan[token_id] = plan
         if gid is not None:
             self._group_members.setdefault(gid, {})[cid] = info
             dirty[gid] = None

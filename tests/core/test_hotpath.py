@@ -3,9 +3,12 @@
 # - MarketData.apply_raw == parse_frame + apply_frame (touched, decisions, messages, state).
 # - apply_changes' inline path for one or two distinct tokens == its general path.
 # - detection's best-price shortcut on Books == _scan_binary through a plain BookView.
+# - the engine with the _on_frame proposed in bench/bench_hotpath.py == the engine as it is.
 from __future__ import annotations
 
+import importlib.util
 import json
+import types
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +21,16 @@ from hypothesis import strategies as st
 from polyarb.core import detection
 from polyarb.core.book import Book, _apply_with_repeats, apply_changes
 from polyarb.core.detection import DetectionConfig, detect
+from polyarb.core.engine import Engine
 from polyarb.core.marketdata import MarketData
 from polyarb.core.markets import MarketRegistry
 from polyarb.core.types import BookView
 from polyarb.core.wire import parse_frame
 from polyarb.core.wire_types import Change
+from polyarb.events.inputs import MarketsLoaded, RawFrame
 from tests.core.golden_ws import golden_files
 from tests.core.reference_detector import SimpleBook, binary_market
-from tests.core.test_marketdata import _draw_frame
+from tests.core.test_marketdata import A, B, C, _draw_frame
 from tests.core.test_wire import _event, _json, _valid_event
 
 SEC = 1_000_000_000
@@ -266,3 +271,98 @@ def test_detect_simple_books_take_the_general_scan() -> None:
     [cand] = detect(registry, books, ["c-yes"], DetectionConfig())
 
     assert cand.strategy == "complete_set_buy"
+
+
+@settings(max_examples=50, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.integers(1, 40), min_size=1, max_size=6), min_size=1, max_size=30))
+def test_apply_raw_size_memo_bounded_and_never_changes_results(snapshots: list[list[int]]) -> None:
+    # Arrange: one token's snapshots, sizes drawn from a small pool so texts repeat.
+    pair = _Pair()
+    token = "4270919463220185377013283616512880054612378540155226609853621906521187645120"
+    for sizes in snapshots:
+        bids = [{"price": f"0.{10 + i:02d}", "size": f"{s}.5"} for i, s in enumerate(sizes)]
+        event = {"event_type": "book", "asset_id": token, "bids": bids, "asks": []}
+
+        # Act (the pair asserts apply_raw equals parse_frame + apply_frame)
+        pair.send(msgspec.Raw(orjson.dumps(event)))
+
+        # Assert
+        book = pair.fast.book(token)
+        assert book is not None
+        assert len(book.size_memo) <= 3 * len(sizes) + 16
+        assert all(book.size_memo[f"{s}.5"] == s * 1_000_000 + 500_000 for s in sizes)
+
+
+# --- the engine change proposed in bench/bench_hotpath.py --------------------------------
+
+_BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_hotpath.py"
+
+
+def _proposed_on_frame() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_hotpath", _BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.proposed_on_frame
+
+
+_NO_C = "9" * 77
+
+
+def _px(micros: int) -> str:
+    whole, frac = divmod(micros, 1_000_000)
+    return f"{whole}.{frac:06d}".rstrip("0").rstrip(".")
+
+
+def _trading_frame(data: st.DataObject, model: dict[str, dict[bool, dict[int, int]]]) -> Any:
+    """Books and honest price changes with real sizes (so sets can be bought), or noise."""
+    token = data.draw(st.sampled_from([A, B, C, _NO_C]))
+    price = st.integers(1, 19).map(lambda c: c * 50_000)
+    size = st.integers(20, 400).map(lambda s: s * 1_000_000)
+    kind = data.draw(st.sampled_from(["book", "change", "change", "noise"]))
+    if kind == "book":
+        mid = data.draw(st.integers(2, 18)) * 50_000
+        bids = {p: data.draw(size) for p in range(50_000, mid, 50_000)}
+        asks = {p: data.draw(size) for p in range(mid, 1_000_000, 50_000)}
+        model[token] = {True: bids, False: asks}
+        return {"event_type": "book", "asset_id": token, "timestamp": "1766790000000",
+                "bids": [{"price": _px(p), "size": _px(q)} for p, q in bids.items()],
+                "asks": [{"price": _px(p), "size": _px(q)} for p, q in asks.items()]}
+    if kind == "noise":
+        return data.draw(st.sampled_from([
+            {"event_type": "tick_size_change", "asset_id": token, "new_tick_size": "0.01"},
+            {"event_type": "last_trade_price", "asset_id": token, "price": "0.5"},
+            "not json", [{"event_type": "book", "asset_id": token}],
+        ]))  # fmt: skip
+    book = model.setdefault(token, {True: {}, False: {}})
+    is_bid, level = data.draw(st.booleans()), data.draw(price)
+    book[is_bid][level] = data.draw(st.one_of(st.just(0), size))
+    bid = max((p for p, q in book[True].items() if q), default=0)
+    ask = min((p for p, q in book[False].items() if q), default=1_000_000)
+    entry = {"asset_id": token, "price": _px(level), "size": _px(book[is_bid][level]),
+             "side": "BUY" if is_bid else "SELL", "best_bid": _px(bid), "best_ask": _px(ask)}
+    return {"event_type": "price_change", "market": "0xm", "price_changes": [entry]}
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.data())
+def test_engine_with_proposed_on_frame_decides_identically(data: st.DataObject) -> None:
+    # Arrange: two markets over the fed tokens (so detection, gates and orders all run).
+    stock, proposed = Engine(), Engine()
+    proposed._on_frame = types.MethodType(_PROPOSED, proposed)  # type: ignore[method-assign]
+    loaded = MarketsLoaded(ts_recv_ns=1, source="test", markets=(
+        binary_market("m1", A, B), binary_market("m2", C, _NO_C)))
+    assert stock.apply(1, loaded) == proposed.apply(1, loaded)
+    model: dict[str, dict[bool, dict[int, int]]] = {}
+
+    for seq in range(2, data.draw(st.integers(3, 30))):
+        value = _trading_frame(data, model)
+        raw = value.encode() if type(value) is str else orjson.dumps(value)
+        event = RawFrame(ts_recv_ns=seq * SEC, conn="market-0", frame=msgspec.Raw(raw))
+
+        # Act / Assert: same decisions for every frame, same state at the end.
+        assert proposed.apply(seq, event) == stock.apply(seq, event)
+    assert proposed.snapshot_bytes() == stock.snapshot_bytes()
+
+
+_PROPOSED = _proposed_on_frame()
