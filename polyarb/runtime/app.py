@@ -32,7 +32,7 @@ from polyarb.config import RunConfig
 from polyarb.core.stats import render
 from polyarb.events.inputs import RunStopped
 from polyarb.runtime import startup
-from polyarb.runtime.backends import Backend, open_backend, preflight
+from polyarb.runtime.backends import Backend, BackendError, open_backend, preflight
 from polyarb.runtime.counters import Counters
 from polyarb.runtime.executor import Executor
 from polyarb.runtime.loop import EngineLoop, poll_forever, tick_forever
@@ -141,15 +141,26 @@ class Supervisor:
         startup.load_into(loop, markets, "sim" if backend.name == "sim" else loaded.source,
                           self.clock)
         if backend.venue is not None and rebuilt.engine is not None:
-            from polyarb.runtime.reconcile import reconcile
-
-            await reconcile(loop, backend.venue, self.clock)
+            await self._reconcile(loop, backend)
         with self.stop:
             self._start_tasks(backend, [m.condition_id for m in markets],
                               [t.token_id for m in markets for t in m.tokens])
             await self._supervise()
             await self._shutdown(backend)
         self.result.stats_line = render(loop.engine.stats())
+
+    async def _reconcile(self, loop: EngineLoop, backend: Backend) -> None:
+        """Restart reconciliation; a venue that cannot answer stops the run before trading."""
+        from polyarb.runtime.reconcile import reconcile
+        from polyarb.venues.base import VenueError
+
+        try:
+            await reconcile(loop, backend.venue, self.clock)
+        except VenueError as exc:
+            reason = f"error: reconciliation failed: {exc}"
+            loop.handle(RunStopped(ts_recv_ns=self.clock(), run_id=self.result.run_id,
+                                   reason=reason))
+            raise BackendError(f"{reason}; nothing was traded") from None
 
     def _confirmed(self, backend: Backend, markets: Any) -> bool:
         confirm = self.options.confirm

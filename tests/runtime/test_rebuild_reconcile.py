@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from polyarb.config import RunConfig, parse_config
 from polyarb.core.config import EngineConfig
@@ -17,12 +18,17 @@ from polyarb.events import (
     OrderRejected,
     RawFrame,
     RunStarted,
+    RunStopped,
 )
+from polyarb.events.base import Input
 from polyarb.events.decisions import OpportunityDetected, PlaceOrders
 from polyarb.journal import iter_records
+from polyarb.runtime import RunOptions, Supervisor
+from polyarb.runtime.backends import Backend, BackendError
 from polyarb.runtime.rebuild import rebuild
 from polyarb.runtime.reconcile import reconcile
 from polyarb.runtime.startup import engine_of, start_run
+from polyarb.venues.base import VenueError
 from tests.core.engine_helpers import T0
 from tests.runtime.helpers import FakeVenue, basket_frames, open_loop
 from tests.runtime.test_loop import _loaded
@@ -176,3 +182,26 @@ def test_reconcile_without_open_orders_asks_the_venue_nothing(tmp_path: Path) ->
     loop.writer.close()
 
     assert venue.calls == []
+
+
+class _Unreachable(FakeVenue):
+    async def open_orders(self) -> list[Input]:
+        raise VenueError("GET /data/orders: http 503")
+
+
+def test_reconcile_failure_stops_the_run_before_trading(tmp_path: Path) -> None:
+    _traded(tmp_path / "j")
+    found = rebuild(tmp_path / "j")
+    loop, _ = open_loop(tmp_path / "j")
+    loop.engine = engine_of(found, RunConfig())
+    sup = Supervisor(RunOptions(config=RunConfig(), clock=lambda: T0 + 60))
+    sup.result.run_id = "r-9"
+    backend = Backend(name="live", clob_url="u", ws_market_url="w", ws_user_url="w",
+                      venue=_Unreachable())
+
+    with pytest.raises(BackendError, match="reconciliation failed"):
+        asyncio.run(sup._reconcile(loop, backend))
+    loop.writer.close()
+
+    last = list(iter_records(tmp_path / "j"))[-1].event
+    assert isinstance(last, RunStopped) and "http 503" in last.reason
