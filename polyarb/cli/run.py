@@ -119,7 +119,7 @@ def run(
 
 def start(cfg: object, duration: float | None, quiet: bool, yes: bool) -> int:
     """Preflight (live credentials), run, print the summary; return the exit code."""
-    from polyarb.config import RunConfig
+    from polyarb.config import ConfigError, RunConfig
     from polyarb.journal import JournalError, JournalLocked
     from polyarb.runtime import RunOptions, run
     from polyarb.runtime.backends import BackendError, CredentialsError, preflight
@@ -143,7 +143,8 @@ def start(cfg: object, duration: float | None, quiet: bool, yes: bool) -> int:
     except JournalLocked as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
-    except (JournalError, BackendError, CredentialsError, MarketLoadError, OSError) as exc:
+    except (JournalError, BackendError, CredentialsError, MarketLoadError, ConfigError,
+            OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         return 1
     _summary(result)

@@ -116,3 +116,15 @@ def test_run_sim_market_frames_are_journaled_verbatim_per_connection(
     market = [f for f in frames if f.channel == "market"]
     assert market and all(f.conn.startswith("market-") for f in market)
     assert all(f.conn == "user-0" for f in frames if f.channel == "user")
+
+
+def test_run_sim_rebuild_agrees_with_replay(sim_run_journal: Path) -> None:
+    from polyarb.replay import replay_journal
+    from polyarb.runtime.rebuild import rebuild
+
+    replayed = replay_journal(sim_run_journal)
+    rebuilt = rebuild(sim_run_journal)
+
+    assert replayed.ok, replayed.divergence
+    assert rebuilt.engine is not None and rebuilt.mismatches == 0 and rebuilt.missing == []
+    assert rebuilt.engine.stats() == replayed.stats
