@@ -2,9 +2,12 @@
 # test session, whose journal the end-to-end tests (and the replay/report tests) read.
 #
 # Rules: the run is a subprocess (`python -m polyarb run --duration ...`), exactly what a user
-# types, loopback only; it runs once per session and its journal directory is shared read-only.
+# types, loopback only; it runs once per test run (also under xdist: a file lock) and its
+# journal directory is shared read-only.
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -40,14 +43,28 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory of this pytest run shared by every xdist worker (the run's own basetemp
+    without xdist; its parent, pytest-N/, under xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def sim_run(tmp_path_factory: pytest.TempPathFactory) -> SimRun:
-    """`polyarb run --duration 10` on the default simulator, run once per session."""
-    work = tmp_path_factory.mktemp("sim-run")
-    journal = work / "journal"
-    done = polyarb("run", "--duration", str(RUN_SECONDS), "--journal-dir", str(journal),
-                   "--quiet", cwd=work)
-    return SimRun(journal, done.returncode, done.stdout, done.stderr)
+    """`polyarb run --duration 10` on the default simulator, once per test run: the first
+    xdist worker to get here runs it, the others wait on the lock and read its result."""
+    work = _shared_dir(tmp_path_factory) / "sim-run"
+    work.mkdir(exist_ok=True)
+    journal, result = work / "journal", work / "result.json"
+    with open(work / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result.exists():
+            done = polyarb("run", "--duration", str(RUN_SECONDS), "--journal-dir",
+                           str(journal), "--quiet", cwd=work)
+            result.write_text(json.dumps([done.returncode, done.stdout, done.stderr]))
+    code, out, err = json.loads(result.read_text())
+    return SimRun(journal, code, out, err)
 
 
 @pytest.fixture(scope="session")
