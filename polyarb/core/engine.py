@@ -40,6 +40,7 @@ from polyarb.core.engine_breaker import BreakerWatch
 from polyarb.core.engine_views import CrossedView, MarketContext, PendingExposure
 from polyarb.core.exec_common import Step
 from polyarb.core.execution import Execution
+from polyarb.core.lots import fit_to_cents
 from polyarb.core.marketdata import CROSSED, CROSSED_SNAPSHOT, MarketData
 from polyarb.core.markets import MarketRegistry
 from polyarb.core.stats import RunCounters, RunStats
@@ -249,13 +250,18 @@ class Engine:
     def _fit(self, cand: Candidate, books: Mapping[str, BookView],
              exposure: PendingExposure) -> Candidate:
         """Shrink a candidate to the risk limits' capacity when a smaller size still pays."""
+        def resize(c: Candidate, cap: int) -> Candidate | None:
+            return detection.resize(c, self.registry, books, self.config.detection,
+                                    cap_size_micros=cap)
+
         cap = risk.capacity_micros(cand, exposure, self.breaker.state, self._risk,
                                    self._group(cand), token_market=self._leg_markets(cand))
-        if cap >= cand.size_micros or cap <= 0:
-            return cand  # fits, or refused outright: the gates will say why
-        resized = detection.resize(cand, self.registry, books, self.config.detection,
-                                   cap_size_micros=cap)
-        return cand if resized is None else resized
+        if 0 < cap < cand.size_micros:
+            cand = resize(cand, cap) or cand  # None: refused outright, the gates will say why
+        if cand.strategy == "crossed_book":
+            return cand
+        # Whole-cent collateral per BUY leg, or the venue rounds a leg short (core/lots.py)
+        return fit_to_cents(cand, resize) or cand
 
     def _group(self, cand: Candidate) -> str | None:
         """The neg-risk group a candidate's exposure counts against, if any."""

@@ -378,7 +378,7 @@ def test_engine_orders_in_flight_count_against_the_exposure_limits() -> None:
     # Assert: the second set is cut to the $22 left (23.15 sets at $0.95)
     assert kinds(first) == kinds(second) == ["opportunity_detected", "place_orders"]
     opp = of(second, OpportunityDetected)[0]
-    assert opp.size_micros == 23_150_000
+    assert opp.size_micros == 23_000_000  # 23.15 sets fit; 0.2-share cent lot at 0.45/0.50
     assert opp.cost_micros <= 22 * USD
 
 
@@ -394,11 +394,12 @@ def test_engine_group_limit_applies_to_a_group_member_whatever_its_token_order()
     # Act
     out = run.book(N, [(400_000, 100 * USD)], [(500_000, 40 * USD)])
 
-    # Assert: sized down to the group's $25 (26.31 sets at $0.95)
+    # Assert: sized down to the group's $25 (26.31 sets at $0.95), then onto the 0.2-share
+    # lot that keeps both legs' collateral on whole cents (0.45 and 0.50)
     assert kinds(out) == ["opportunity_detected", "place_orders"]
     opp = of(out, OpportunityDetected)[0]
     assert opp.strategy == "complete_set_buy" and opp.cost_micros <= 25 * USD
-    assert opp.size_micros == 26_310_000
+    assert opp.size_micros == 26_200_000
 
 
 def test_engine_feed_trip_released_once_the_broken_token_is_no_longer_held() -> None:
