@@ -179,7 +179,6 @@ def _reducer_path(eng: Engine, frames: list[msgspec.Raw]) -> Run:
     """Engine._on_frame's calls for a market frame, without the engine's own bookkeeping."""
     md, registry, cfg, detect = eng.md, eng.registry, eng.config.detection, detection.detect
     books, apply_frame = md.books, md.apply_frame
-    evaluated: list[str] = []
 
     def run(start: int, stop: int, seq: int) -> int:
         seen = 0
@@ -192,9 +191,8 @@ def _reducer_path(eng: Engine, frames: list[msgspec.Raw]) -> Run:
                     registry.set_tick_size(msg.token_id, msg.new_tick_micros)
                 elif type(msg) is MarketResolved:
                     registry.resolve(msg.market, msg.winning_asset_id)
-            if touched:
-                seen += len(detect(registry, books, touched, cfg, on_evaluate=evaluated.append))
-                evaluated.clear()
+            if touched:  # the engine passes no on_evaluate hook while it remembers nothing
+                seen += len(detect(registry, books, touched, cfg))
             seq += 1
         return seen
 
@@ -220,7 +218,6 @@ def _fused_path(eng: Engine, frames: list[msgspec.Raw]) -> Run | None:
     if apply_raw is None:
         return None
     books = md.books
-    evaluated: list[str] = []
 
     def run(start: int, stop: int, seq: int) -> int:
         seen = 0
@@ -233,8 +230,7 @@ def _fused_path(eng: Engine, frames: list[msgspec.Raw]) -> Run | None:
                 elif type(msg) is MarketResolved:
                     registry.resolve(msg.market, msg.winning_asset_id)
             if touched:
-                seen += len(detect(registry, books, touched, cfg, on_evaluate=evaluated.append))
-                evaluated.clear()
+                seen += len(detect(registry, books, touched, cfg))
             seq += 1
         return seen
 

@@ -40,7 +40,6 @@ from polyarb.core.wire_types import (
 
 _LEVEL_PRICES = _num.LEVEL_PRICES
 _QUOTE_PRICES = _num.QUOTE_PRICES
-_LEVEL_PRICE_GET = _num.LEVEL_PRICES.get
 _SIZE_GET = _num.SIZES.get
 _level_price = _num.level_price_micros
 _quote_price = _num.quote_price_micros
@@ -153,12 +152,13 @@ def _levels(raw: list[_Level] | UnsetType | None) -> tuple[Level, ...]:
         return ()
     if raw is UNSET:
         raise _GiveUp
-    price_get, size_get = _LEVEL_PRICE_GET, _SIZE_GET
+    size_get = _SIZE_GET
     out: list[Level] = []
     append = out.append
     for level in raw:
-        price = price_get(level.price)
-        if price is None:
+        try:
+            price = _LEVEL_PRICES[level.price]
+        except KeyError:
             price = _level_price(level.price)
         size = size_get(level.size)
         if size is None:
