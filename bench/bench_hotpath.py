@@ -2,6 +2,7 @@
 # orjson.loads of the same frames, measured in the same run, for 100 and 10,000 tokens.
 #
 # Run: /tmp/venv/bin/python bench/bench_hotpath.py [--frames N] [--repeats R] [--tokens 100,10000]
+#      [--streams price_change,book,mixed] [--hot N]     (about 1.5 minutes with the defaults)
 #
 # Streams (all frames are generated from a seeded model of mirrored binary markets, so every
 # price_change keeps both books uncrossed with the venue's best_bid/best_ask right, and no frame
@@ -9,18 +10,24 @@
 #   price_change  one market per frame, YES and NO entries (the venue's current shape)
 #   book          one `book` object per frame (a snapshot after a trade), 8-25 levels a side
 #   mixed         85% price_change, 10% book, 5% last_trade_price
-# Paths timed on each frame, in small interleaved batches (min per batch over the repeats, so
-# a busy machine inflates every path alike):
+# Paths (each repeat folds the whole stream through each path in turn, from a freshly built
+# engine, timed in batches of 50 frames; a batch counts its fastest repeat, so a busy machine's
+# preemptions drop out; the machine this ran on is shared, so use more repeats when it is busy):
 #   loads    orjson.loads(frame): the baseline
 #   reducer  parse_frame -> MarketData.apply_frame -> registry updates -> detection.detect,
 #            exactly the calls Engine._on_frame makes for a market frame
 #   engine   Engine.apply(seq, RawFrame): the above plus the engine's own bookkeeping
 #   fused    MarketData.apply_raw -> detection.detect: the proposed reducer path (one call that
 #            skips ParseResult and message objects for the common shapes)
-#   engine+  Engine.apply with _on_frame as proposed for engine.py (PROPOSED_ON_FRAME below,
-#            bound onto the instance here; engine.py itself is not changed by this bench)
+#   engine+  Engine.apply with _on_frame as proposed for engine.py (proposed_on_frame below,
+#            bound onto the instance; engine.py itself is untouched; tests/core/test_hotpath.py
+#            checks it decides exactly as the engine does)
+# Then each frame alone through orjson.loads, Engine.apply and engine+ (p50 / p99 latency), and
+# frames per second.
 # Targets (issues 3 and 7): reducer <= 3x loads; p99 <= 50 µs/frame; 100 vs 10,000 tokens
-# within 20%.
+# within 20%. Frames pick a market uniformly among all of them (the worst case for CPU caches:
+# at 10,000 tokens every frame lands on cold books); --hot N draws them from N markets only,
+# as a skewed live feed does, which separates the cost of token count from that of cache misses.
 from __future__ import annotations
 
 import argparse
@@ -135,10 +142,14 @@ class Feed(msgspec.Struct):
     frames: list[bytes]
 
 
-def build(n_tokens: int, n_frames: int, stream: str, seed: int = 7) -> Feed:
-    """Generate one stream (see the module header) over n_tokens / 2 binary markets."""
+def build(n_tokens: int, n_frames: int, stream: str, seed: int = 7, hot: int = 0) -> Feed:
+    """Generate one stream (see the module header) over n_tokens / 2 binary markets.
+
+    Frames pick a market uniformly among all of them, or among the first `hot` only.
+    """
     rng = random.Random(seed)
     markets = [_Market(rng) for _ in range(n_tokens // 2)]
+    active = len(markets) if hot <= 0 else min(hot, len(markets))
     ts = 1_766_790_000_000
     loaded = MarketsLoaded(ts_recv_ns=1, source="bench", markets=tuple(m.info() for m in markets))
     snaps = [m.book(no, ts) for m in markets for no in (False, True)]
@@ -146,7 +157,7 @@ def build(n_tokens: int, n_frames: int, stream: str, seed: int = 7) -> Feed:
     frames: list[bytes] = []
     for _ in range(n_frames):
         ts += rng.randint(0, 3)
-        market = markets[rng.randrange(len(markets))]
+        market = markets[rng.randrange(active)]
         pick = rng.random() if stream == "mixed" else (0.0 if stream == "price_change" else 0.9)
         if pick < 0.85:
             event = market.price_change(rng, ts)
@@ -392,19 +403,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--tokens", default="100,10000")
     parser.add_argument("--streams", default="price_change,book,mixed")
+    parser.add_argument("--hot", type=int, default=0,
+                        help="draw frames from this many markets only (default: all, uniformly)")
     args = parser.parse_args()
     sizes = [int(t) for t in args.tokens.split(",")]
     streams = args.streams.split(",")
     with open("/proc/loadavg") as f:
         load = f.read().split()[0]
     names = ["reducer", "engine", "fused", "engine+"]
-    print(f"µs/frame and x = path / orjson.loads (load average {load} at start)")
+    spread = f"frames from {args.hot} markets" if args.hot > 0 else "frames from all markets"
+    print(f"µs/frame and x = path / orjson.loads ({spread}; load average {load} at start)")
     print(f"{'stream':<13}{'tokens':>7}{'loads':>7}" + "".join(f"{n:>9}{'x':>6}" for n in names))
     results: dict[tuple[str, int], dict[str, float]] = {}
     latencies: dict[tuple[str, int], dict[str, list[int]]] = {}
     for stream in streams:
         for n_tokens in sizes:
-            feed = build(n_tokens, args.frames, stream)
+            feed = build(n_tokens, args.frames, stream, hot=args.hot)
             per_frame, lat = measure(feed, args.repeats)
             results[stream, n_tokens], latencies[stream, n_tokens] = per_frame, lat
             bare = per_frame["loads"]
