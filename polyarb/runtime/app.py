@@ -43,6 +43,7 @@ from polyarb.runtime.sinks import QueueSink
 from polyarb.runtime.status import Status, show_forever
 
 log = logging.getLogger(__name__)
+CLOSE_TIMEOUT_S = 5
 
 
 @dataclass
@@ -110,11 +111,20 @@ class Supervisor:
             try:
                 await self._run(writer, backend, hook)
             finally:
-                await backend.close()
+                await self._close_backend(backend)
         finally:
             self.result.last_seq = writer.next_seq - 1
             writer.close()
         return self.result
+
+    @staticmethod
+    async def _close_backend(backend: Backend) -> None:
+        # bounded: the embedded simulator waits for requests it still holds (fault injection)
+        try:
+            await asyncio.wait_for(backend.close(), CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("closing the %s venue took over %d s; left behind", backend.name,
+                        CLOSE_TIMEOUT_S)
 
     async def _run(self, writer: Any, backend: Backend, hook: startup.HookTarget) -> None:
         gamma = self.config.venue.gamma_url if backend.name != "sim" else None

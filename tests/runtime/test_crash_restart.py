@@ -88,3 +88,49 @@ def test_run_on_a_journal_held_by_another_writer_exits_2(tmp_path: Path) -> None
 
     assert done.returncode == 2
     assert "locked" in done.stderr
+
+
+def test_second_sigint_forces_in_flight_orders_unknown_then_restart_reconciles(
+        tmp_path: Path) -> None:
+    from polyarb.events import OrderOutcomeUnknown
+    from polyarb.runtime.rebuild import rebuild
+
+    # Arrange: the simulator holds every order's answer (fault `timeout`), so orders are in
+    # flight when the first Ctrl-C comes, and the graceful stop would wait for them
+    journal = tmp_path / "journal"
+    (tmp_path / "polyarb.toml").write_text(
+        '[sim]\nfaults = "timeout=1"\n[shutdown]\nresponse_timeout_s = 60\n')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "polyarb", "run", "--journal-dir", str(journal), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(),
+        cwd=tmp_path)
+    try:
+        _wait_for_orders(journal, proc, START_TIMEOUT_S)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    # Assert: forced (130), the in-flight orders journaled as unknown, RunStopped last
+    assert proc.returncode == 130, err
+    records = list(iter_records(journal))
+    unknown = [r.event for r in records if isinstance(r.event, OrderOutcomeUnknown)]
+    assert unknown and all("in flight" in e.reason for e in unknown)
+    assert isinstance(records[-1].event, RunStopped)
+    assert verify_journal(journal).ok
+
+    # Act: a restart; whatever the user channel did not already settle (it often reports the
+    # fills before the held answer) is reconciled with the venue before trading resumes
+    done = polyarb("run", "--journal-dir", str(journal), "--duration", "2", "--quiet",
+                   cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    rebuilt = rebuild(journal)
+    assert rebuilt.engine is not None and rebuilt.mismatches == 0
+    ids = {e.client_order_id for e in unknown}
+    still_open = {o.client_order_id for o in rebuilt.engine.execution.orders.open_orders()}
+    assert not ids & still_open
+    assert verify_journal(journal).ok
