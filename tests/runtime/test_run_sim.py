@@ -42,6 +42,13 @@ def test_run_sim_executes_an_opportunity_with_fills(sim_run_journal: Path) -> No
     assert any(f.seq > first.seq for f in fills)  # and filled
 
 
+def test_run_sim_at_least_one_opportunity_is_executed_in_full(sim_run: SimRun) -> None:
+    stats = next(line for line in sim_run.stdout.splitlines() if line.startswith("updates "))
+
+    executed = int(stats.split("| executed ")[1].split(" ")[0])
+    assert executed >= 1, stats
+
+
 def test_run_sim_journal_verifies_clean(sim_run_journal: Path) -> None:
     report = verify_journal(sim_run_journal)
 
