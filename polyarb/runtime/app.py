@@ -223,6 +223,9 @@ class Supervisor:
 
         loop, venue = self.loop, backend.venue
         assert loop is not None
+        api = getattr(getattr(venue, "client", None), "api", None)
+        if api is not None:
+            loop.redact(api.api_key.reveal())
         if backend.user_channel:
             self.user_feed = UserFeed(api=venue.client.api, identity=venue.identity(),
                                       markets=condition_ids, sink=QueueSink(loop, "user"),

@@ -16,6 +16,8 @@
 # 5. The journal's checkpoint hook (day roll) asks the engine for checkpoint(at_seq, ts) with
 #    the time of the input being journaled; at that moment the engine has folded every record
 #    up to at_seq and nothing after it.
+# 6. Once `redact(api_key)` is set, our API key is replaced in user-channel frames and REST
+#    snapshot bodies before they are journaled: credentials never reach the journal.
 from __future__ import annotations
 
 import asyncio
@@ -31,7 +33,7 @@ from polyarb.core.engine import Engine
 from polyarb.events.base import Decision, Input
 from polyarb.events.codec import frame_is_embeddable
 from polyarb.events.decisions import CancelOrders, PlaceOrders, StateCheckpoint, Unwind
-from polyarb.events.inputs import RawFrame
+from polyarb.events.inputs import RawFrame, RestSnapshot
 from polyarb.journal import JournalWriter
 from polyarb.runtime.counters import Counters
 
@@ -89,6 +91,16 @@ class EngineLoop:
         self.queue: asyncio.Queue[object] = asyncio.Queue()
         self.last_seq = writer.next_seq - 1
         self._ts = 0  # time of the input being journaled (rule 5)
+        self._redact: tuple[str, bytes] | None = None
+
+    def redact(self, api_key: str) -> None:
+        """Replace our API key with REDACTED_API_KEY in user-channel frames and REST bodies.
+
+        The venue echoes the key as `owner` in our orders and trades. It is a credential, so it
+        never reaches the journal (rule 6); the engine folds neither kind of record, so replay
+        is unaffected, and the typed events were parsed from the original bytes.
+        """
+        self._redact = (api_key, api_key.encode())
 
     # --- producers -------------------------------------------------------------------------
 
@@ -105,6 +117,8 @@ class EngineLoop:
     def handle(self, item: Item) -> list[Decision]:
         """Journal, apply, journal the decisions, act (rule 1). Returns the decisions."""
         event: Input
+        if self._redact is not None:
+            item = _scrubbed(item, self._redact)
         if isinstance(item, Frame):
             self._ts = item.ts_recv_ns
             event, hint = frame_event(item)
@@ -199,3 +213,25 @@ async def poll_forever(writer: JournalWriter, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
         with contextlib.suppress(Exception):  # a failed writer raises on the loop's next append
             writer.poll()
+
+
+REDACTED_API_KEY = "REDACTED_API_KEY"
+
+
+def _scrubbed(item: Item, key: tuple[str, bytes]) -> Item:
+    text, raw = key
+    if isinstance(item, Frame):
+        if item.channel != "user":
+            return item
+        data = item.data
+        if isinstance(data, str) and text in data:
+            return Frame(item.ts_recv_ns, item.conn, data.replace(text, REDACTED_API_KEY),
+                         item.channel)
+        if isinstance(data, bytes) and raw in data:
+            return Frame(item.ts_recv_ns, item.conn,
+                         data.replace(raw, REDACTED_API_KEY.encode()), item.channel)
+        return item
+    if isinstance(item, RestSnapshot) and raw in bytes(item.body):
+        body = msgspec.Raw(bytes(item.body).replace(raw, REDACTED_API_KEY.encode()))
+        return msgspec.structs.replace(item, body=body)
+    return item

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 import msgspec
@@ -121,3 +122,43 @@ def test_loop_day_roll_checkpoint_holds_the_state_before_the_rolling_input(
                    if isinstance(r.event, StateCheckpoint)]
     last = checkpoints[-1].event
     assert last.state_hash == state_before and last.ts_recv_ns == next_day
+
+
+def test_loop_redacts_our_api_key_from_user_frames_and_rest_bodies(tmp_path: Path) -> None:
+    # Arrange: the venue echoes our API key as `owner` in user-channel frames and REST bodies
+    from polyarb.events import RestSnapshot
+
+    key = "acb0ad94-1a88-4f23-9b28-3fbf9ebacfa0"
+    loop, _ = open_loop(tmp_path / "j")
+    loop.redact(key)
+    frame = '[{"event_type":"order","owner":"KEY","id":"0x1"}]'.replace("KEY", key)
+
+    # Act
+    loop.handle(Frame(T0 + 1, "user-0", frame, "user"))
+    loop.handle(Frame(T0 + 2, "user-0", frame.encode(), "user"))
+    body = b'{"data":[{"owner":"KEY"}]}'.replace(b"KEY", key.encode())
+    loop.handle(RestSnapshot(ts_recv_ns=T0 + 3, endpoint="/data/orders", status_code=200,
+                             body=msgspec.Raw(body)))
+    loop.writer.close()
+
+    # Assert: the key is nowhere on disk, the records are still there and readable
+    data = b"".join(p.read_bytes() for p in (tmp_path / "j").rglob("*.ndjson"))
+    assert key.encode() not in data
+    assert data.count(b"REDACTED_API_KEY") == 2  # the text frame and the REST body
+    binary = [r.event for r in iter_records(tmp_path / "j")
+              if isinstance(r.event, RawFrame) and r.event.binary]
+    assert len(binary) == 1 and binary[0].text is not None
+    assert b"REDACTED_API_KEY" in base64.b64decode(binary[0].text)  # the binary frame too
+
+
+def test_loop_market_frames_are_never_rewritten(tmp_path: Path) -> None:
+    key = "acb0ad94-1a88-4f23-9b28-3fbf9ebacfa0"
+    loop, _ = open_loop(tmp_path / "j")
+    loop.redact(key)
+    frame = '{"event_type":"book","asset_id":"KEY","bids":[],"asks":[]}'.replace("KEY", key)
+
+    loop.handle(Frame(T0 + 1, "market-0", frame, "market"))
+    loop.writer.close()
+
+    data = b"".join(p.read_bytes() for p in (tmp_path / "j").rglob("*.ndjson"))
+    assert frame.encode() in data

@@ -135,3 +135,15 @@ def test_run_sim_rebuild_agrees_with_replay(sim_run_journal: Path) -> None:
     assert replayed.ok, replayed.divergence
     assert rebuilt.engine is not None and rebuilt.mismatches == 0 and rebuilt.missing == []
     assert rebuilt.engine.stats() == replayed.stats
+
+
+def test_run_sim_journal_holds_no_api_key(sim_run_journal: Path) -> None:
+    # The simulator echoes our API key as `owner`; the runtime journals it as REDACTED_API_KEY.
+    # Keys are UUID-shaped; the scenario's own accounts ("scenario:...") are not credentials.
+    import re
+
+    data = b"".join(p.read_bytes() for p in sim_run_journal.rglob("*.ndjson"))
+    owners = set(re.findall(rb'"owner":"([^"]*)"', data))
+    uuid = re.compile(rb"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    assert not [o for o in owners if uuid.match(o)]
+    assert b"REDACTED_API_KEY" in data
