@@ -13,7 +13,7 @@
 #    (truncated); the frame parser turns it into a journaled rejection.
 # 4. The caches are pure memoisation keyed by the exact string: bounded, cleared when full,
 #    never changing a result. Only str keys are cached (True == 1 must never hit a "1" entry).
-#    The parser binds their `.get` for its hot loop and calls the functions here on a miss.
+#    The parser looks them up itself in its hot loops and calls the functions here on a miss.
 #    Sizes have many distinct values (hundreds of thousands across 10k books), so their cache
 #    is small on purpose: a huge dict misses the CPU cache and costs as much as parsing. Book
 #    snapshots use each book's own small memo first (polyarb.core.wire_fast.level_map).
