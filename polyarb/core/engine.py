@@ -45,11 +45,8 @@ from polyarb.core.marketdata import CROSSED, CROSSED_SNAPSHOT, MarketData
 from polyarb.core.markets import MarketRegistry
 from polyarb.core.stats import RunCounters, RunStats
 from polyarb.core.types import Block, BookView, Candidate
-from polyarb.core.wire import parse_frame
 from polyarb.core.wire_types import (
-    BookSnapshot,
     MarketResolved,
-    PriceChange,
     TickSizeChange,
     WireMessage,
 )
@@ -80,7 +77,6 @@ from polyarb.events.inputs import (
 SNAPSHOT_VERSION = 1
 _VENUE_EVENTS = (OrderAccepted, OrderRejected, OrderOutcomeUnknown, OrderCancelled,
                  CancelFailed, OrderUpdated, TradeUpdated)
-_BOOK_MESSAGES = (PriceChange, BookSnapshot)  # the hot path: no registry facts in them
 _CROSSED = (CROSSED, CROSSED_SNAPSHOT)
 _POSITION_RESULTS = ("fill", "fill_voided", "resolved")
 
@@ -145,11 +141,12 @@ class Engine:
         self.counters.updates += 1
         if ev.binary:
             return [FrameRejected(ts_recv_ns=ts, cause_seq=seq, reason="binary frame")]
-        result = parse_frame(ev.frame, ev.text)
-        touched, feed = self.md.apply_frame(result, ts, seq)
+        touched, feed, messages = self.md.apply_raw(ev.frame, ev.text, ts, seq)
+        if not feed and not messages:  # book changes only, nothing broke: the hot path
+            return self._detect(touched, ts, seq) if touched else []
         out: list[Decision] = list(feed)
-        if len(result.messages) != 1 or type(result.messages[0]) not in _BOOK_MESSAGES:
-            out.extend(self._market_facts(result.messages, ev, seq))
+        if messages:
+            out.extend(self._market_facts(messages, ev, seq))
         if feed:
             out.extend(self._watch.feed(feed, ts, seq))
         if touched:
