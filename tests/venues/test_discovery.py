@@ -184,7 +184,8 @@ def test_parse_market_and_event_never_raise_on_odd_input(market: dict[str, Any],
     assert isinstance(got, Draft | Issue)
     units, issues = parse_event({"negRisk": neg, "negRiskMarketID": "0x1",
                                  "markets": [market, market]})
-    assert all(len(u.drafts) == 2 for u in units)  # whole events or nothing
+    # A neg-risk event is whole or nothing; a plain event's markets are one binary unit each
+    assert all(len(u.drafts) == (2 if u.kind == "neg_risk" else 1) for u in units)
     assert len(units) + len(issues) >= 1
 
 
