@@ -2,7 +2,9 @@
 # polyarb.core.engine (see its rules); split out to keep the reducer short.
 #
 # Rules (polyarb/core/execution.py rule 5 lists the same forwarding from execution's side):
-# 1. Execution results: a rejection -> observe_rejection; an execution outcome ->
+# 1. Execution results: a rejection -> observe_rejection, except a FOK/FAK order killed for
+#    lack of liquidity (the venue's words in KILLED_REASONS): that is the market moving, not a
+#    bad order, and it already counts as a failed execution; an execution outcome ->
 #    observe_execution; a fill, void or resolution -> realized P&L, open positions, the exposure
 #    of every market it touched (sorted ids) and the feed health of its tokens; then, after any
 #    venue event, the unknown-outcome and resting-order counts.
@@ -24,6 +26,17 @@ from polyarb.events.base import Decision
 from polyarb.events.decisions import BreakerTransitioned, ContinuityBroken, ContinuityRestored
 
 _POSITION_RESULTS = ("fill", "fill_voided", "resolved")
+# The venue's answers to a marketable order that found nothing (or not enough) to match
+KILLED_REASONS = (
+    "FOK orders are filled or killed",
+    "no orders found to match with FAK order",
+    "there are no matching orders",
+)
+
+
+def is_kill(reason: str) -> bool:
+    """Whether a rejection reason says a FOK/FAK order was killed for lack of liquidity."""
+    return any(k in reason for k in KILLED_REASONS)
 
 
 class BreakerWatch:
@@ -40,7 +53,7 @@ class BreakerWatch:
         b, orders = self._breaker, self._ex.orders
         out: list[BreakerTransitioned] = []
         for r in results:
-            if r.kind == "rejection":
+            if r.kind == "rejection" and not is_kill(r.detail):
                 out.extend(b.observe_rejection(r.ts_ns, seq))
             elif r.kind in ("execution_ok", "execution_failed"):
                 out.extend(b.observe_execution(r.kind == "execution_ok", r.ts_ns, seq))
