@@ -14,16 +14,13 @@
 # engine, timed in batches of 50 frames; a batch counts its fastest repeat, so a busy machine's
 # preemptions drop out; the machine this ran on is shared, so use more repeats when it is busy):
 #   loads    orjson.loads(frame): the baseline
-#   reducer  parse_frame -> MarketData.apply_frame -> registry updates -> detection.detect,
-#            exactly the calls Engine._on_frame makes for a market frame
-#   engine   Engine.apply(seq, RawFrame): the above plus the engine's own bookkeeping
-#   fused    MarketData.apply_raw -> detection.detect: the proposed reducer path (one call that
+#   reducer  parse_frame -> MarketData.apply_frame -> registry updates -> detection.detect: the
+#            reference (careful) parse path, which the fused path falls back to
+#   engine   Engine.apply(seq, RawFrame): the fused path plus the engine's own bookkeeping
+#   fused    MarketData.apply_raw -> detection.detect: the reducer's hot path (one call that
 #            skips ParseResult and message objects for the common shapes)
-#   engine+  Engine.apply with _on_frame as proposed for engine.py (proposed_on_frame below,
-#            bound onto the instance; engine.py itself is untouched; tests/core/test_hotpath.py
-#            checks it decides exactly as the engine does)
-# Then each frame alone through orjson.loads, Engine.apply and engine+ (p50 / p99 latency), and
-# frames per second.
+# Then each frame alone through orjson.loads and Engine.apply (p50 / p99 latency), and frames
+# per second.
 # Targets (issues 3 and 7): reducer <= 3x loads; p99 <= 50 µs/frame; 100 vs 10,000 tokens
 # within 20%. Frames pick a market uniformly among all of them (the worst case for CPU caches:
 # at 10,000 tokens every frame lands on cold books); --hot N draws them from N markets only,
@@ -34,7 +31,6 @@ import argparse
 import gc
 import random
 import time
-import types
 from collections.abc import Callable
 
 import msgspec
@@ -44,8 +40,6 @@ from polyarb.core import detection
 from polyarb.core.engine import Engine
 from polyarb.core.wire import parse_frame
 from polyarb.core.wire_types import MarketResolved, TickSizeChange
-from polyarb.events.base import Decision
-from polyarb.events.decisions import FrameRejected
 from polyarb.events.inputs import MarketInfo, MarketsLoaded, RawFrame, TokenInfo
 
 TICK = 10_000  # 0.01 in micros
@@ -267,44 +261,13 @@ def _engine(feed: Feed, fused: bool = False) -> Engine:
     return eng
 
 
-def proposed_on_frame(self: Engine, seq: int, ev: RawFrame) -> list[Decision]:
-    """Engine._on_frame as proposed: apply_raw instead of parse_frame + apply_frame.
-
-    The only other change: the common frame (book changes only, no continuity decision) goes
-    straight to detection.
-    """
-    ts = ev.ts_recv_ns
-    if ev.channel != "market":
-        return []
-    self.counters.updates += 1
-    if ev.binary:
-        return [FrameRejected(ts_recv_ns=ts, cause_seq=seq, reason="binary frame")]
-    touched, feed, messages = self.md.apply_raw(ev.frame, ev.text, ts, seq)
-    if not feed and not messages:  # book changes only, nothing broke: the hot path
-        return self._detect(touched, ts, seq) if touched else []
-    out: list[Decision] = list(feed)
-    if messages:
-        out.extend(self._market_facts(messages, ev, seq))
-    if feed:
-        out.extend(self._watch.feed(feed, ts, seq))
-    if touched:
-        out.extend(self._detect(touched, ts, seq))
-    if feed:
-        out.extend(self._crossed(feed, ts, seq))
-    return out
-
-
 def _path(name: str, feed: Feed, eng: Engine) -> Run | None:
     raws = [msgspec.Raw(f) for f in feed.frames]
     if name == "loads":
         return _loads_path(feed.frames)
     if name == "reducer":
         return _reducer_path(eng, raws)
-    if name in ("engine", "engine+"):
-        if name == "engine+":
-            if not hasattr(eng.md, "apply_raw"):
-                return None  # a polyarb from before apply_raw
-            eng._on_frame = types.MethodType(proposed_on_frame, eng)  # type: ignore[method-assign]
+    if name == "engine":
         events = [RawFrame(ts_recv_ns=10**18 + i, conn="market-0", frame=r)
                   for i, r in enumerate(raws)]
         return _engine_path(eng, events)
@@ -320,7 +283,7 @@ def _check_clean(name: str, eng: Engine) -> None:
         raise SystemExit(f"{name}: the bench stream is not clean: {bad}, {eng.counters}")
 
 
-PATHS = ("loads", "reducer", "engine", "fused", "engine+")
+PATHS = ("loads", "reducer", "engine", "fused")
 
 
 def measure(feed: Feed, repeats: int) -> tuple[dict[str, float], dict[str, list[int]]]:
@@ -336,7 +299,7 @@ def measure(feed: Feed, repeats: int) -> tuple[dict[str, float], dict[str, list[
     clock = time.perf_counter_ns
     for _ in range(repeats):
         for name in PATHS:
-            eng = _engine(feed, fused=name in ("fused", "engine+"))
+            eng = _engine(feed, fused=name == "fused")
             run = _path(name, feed, eng)
             if run is None:
                 continue
@@ -356,24 +319,18 @@ def measure(feed: Feed, repeats: int) -> tuple[dict[str, float], dict[str, list[
 
 
 def _latencies(feed: Feed, repeats: int) -> dict[str, list[int]]:
-    """Per-frame ns of loads, Engine.apply and the proposed engine (min per frame over repeats).
+    """Per-frame ns of loads and Engine.apply (min per frame over repeats).
 
     Each frame is timed alone (perf_counter_ns around one call, ~50 ns of it the clock itself);
     the minimum over the repeats drops the preemptions of a shared machine.
     """
     n = len(feed.frames)
-    names = ["loads", "engine", "engine+"]
+    names = ["loads", "engine"]
     out = {name: [1 << 62] * n for name in names}
     clock = time.perf_counter_ns
     loads = orjson.loads
     for _ in range(max(2, repeats // 2)):
-        engines = [_engine(feed), _engine(feed, fused=True)]
-        if not hasattr(engines[1].md, "apply_raw"):
-            engines.pop()
-            out.pop("engine+", None)
-        else:
-            engines[1]._on_frame = types.MethodType(  # type: ignore[method-assign]
-                proposed_on_frame, engines[1])
+        engines = [_engine(feed)]
         events = [RawFrame(ts_recv_ns=10**18 + i, conn="market-0", frame=msgspec.Raw(f))
                   for i, f in enumerate(feed.frames)]
         gc.collect()
@@ -410,7 +367,7 @@ def main() -> None:
     streams = args.streams.split(",")
     with open("/proc/loadavg") as f:
         load = f.read().split()[0]
-    names = ["reducer", "engine", "fused", "engine+"]
+    names = ["reducer", "engine", "fused"]
     spread = f"frames from {args.hot} markets" if args.hot > 0 else "frames from all markets"
     print(f"µs/frame and x = path / orjson.loads ({spread}; load average {load} at start)")
     print(f"{'stream':<13}{'tokens':>7}{'loads':>7}" + "".join(f"{n:>9}{'x':>6}" for n in names))
@@ -435,11 +392,11 @@ def main() -> None:
                 f"{n} {b[n] / a[n]:.2f}  " for n in ["loads", *names] if n in a))
     print("\nper-frame latency, µs (each frame timed alone, min over repeats; target p99 <= 50)")
     print(f"{'stream':<13}{'tokens':>7}" + "".join(
-        f"{n + ' p50':>13}{'p99':>7}" for n in ("loads", "engine", "engine+")))
+        f"{n + ' p50':>13}{'p99':>7}" for n in ("loads", "engine")))
     for (stream, n_tokens), lat in latencies.items():
         print(f"{stream:<13}{n_tokens:>7}" + "".join(
             f"{_pct(lat[n], 0.5):>13.1f}{_pct(lat[n], 0.99):>7.1f}" if n in lat else f"{'-':>20}"
-            for n in ("loads", "engine", "engine+")))
+            for n in ("loads", "engine")))
     print("\nthroughput, thousand frames/s (1 / µs per frame)")
     for (stream, n_tokens), per_frame in results.items():
         print(f"  {stream:<13}{n_tokens:>7}  " + "  ".join(

@@ -3,10 +3,9 @@
 # - MarketData.apply_raw == parse_frame + apply_frame (touched, decisions, messages, state).
 # - apply_changes' inline path for one or two distinct tokens == its general path.
 # - detection's best-price shortcut on Books == _scan_binary through a plain BookView.
-# - the engine with the _on_frame proposed in bench/bench_hotpath.py == the engine as it is.
+# - the engine (fused path) == the engine folding frames through the reference parse path.
 from __future__ import annotations
 
-import importlib.util
 import json
 import types
 from pathlib import Path
@@ -27,6 +26,8 @@ from polyarb.core.markets import MarketRegistry
 from polyarb.core.types import BookView
 from polyarb.core.wire import parse_frame
 from polyarb.core.wire_types import Change
+from polyarb.events.base import Decision
+from polyarb.events.decisions import FrameRejected
 from polyarb.events.inputs import MarketsLoaded, RawFrame
 from tests.core.golden_ws import golden_files
 from tests.core.reference_detector import SimpleBook, binary_market
@@ -293,17 +294,29 @@ def test_apply_raw_size_memo_bounded_and_never_changes_results(snapshots: list[l
         assert all(book.size_memo[f"{s}.5"] == s * 1_000_000 + 500_000 for s in sizes)
 
 
-# --- the engine change proposed in bench/bench_hotpath.py --------------------------------
-
-_BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_hotpath.py"
+# --- the engine's fused path against the reference parse path --------------------------------
 
 
-def _proposed_on_frame() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_hotpath", _BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.proposed_on_frame
+def _reference_on_frame(self: Engine, seq: int, ev: RawFrame) -> list[Decision]:
+    """Engine._on_frame through parse_frame + apply_frame (the careful path), as it was before
+    MarketData.apply_raw: every frame's messages go to the registry."""
+    ts = ev.ts_recv_ns
+    if ev.channel != "market":
+        return []
+    self.counters.updates += 1
+    if ev.binary:
+        return [FrameRejected(ts_recv_ns=ts, cause_seq=seq, reason="binary frame")]
+    result = parse_frame(ev.frame, ev.text)
+    touched, feed = self.md.apply_frame(result, ts, seq)
+    out: list[Decision] = list(feed)
+    out.extend(self._market_facts(result.messages, ev, seq))
+    if feed:
+        out.extend(self._watch.feed(feed, ts, seq))
+    if touched:
+        out.extend(self._detect(touched, ts, seq))
+    if feed:
+        out.extend(self._crossed(feed, ts, seq))
+    return out
 
 
 _NO_C = "9" * 77
@@ -346,10 +359,11 @@ def _trading_frame(data: st.DataObject, model: dict[str, dict[bool, dict[int, in
 
 @settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.data())
-def test_engine_with_proposed_on_frame_decides_identically(data: st.DataObject) -> None:
+def test_engine_fused_path_decides_as_the_reference_parse_path(data: st.DataObject) -> None:
     # Arrange: two markets over the fed tokens (so detection, gates and orders all run).
     stock, proposed = Engine(), Engine()
-    proposed._on_frame = types.MethodType(_PROPOSED, proposed)  # type: ignore[method-assign]
+    proposed._on_frame = types.MethodType(  # type: ignore[method-assign]
+        _reference_on_frame, proposed)
     loaded = MarketsLoaded(ts_recv_ns=1, source="test", markets=(
         binary_market("m1", A, B), binary_market("m2", C, _NO_C)))
     assert stock.apply(1, loaded) == proposed.apply(1, loaded)
@@ -364,5 +378,3 @@ def test_engine_with_proposed_on_frame_decides_identically(data: st.DataObject) 
         assert proposed.apply(seq, event) == stock.apply(seq, event)
     assert proposed.snapshot_bytes() == stock.snapshot_bytes()
 
-
-_PROPOSED = _proposed_on_frame()
