@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from polyarb import __version__
+from polyarb.cli.bench import bench_app
 from polyarb.cli.config_cmd import config_app
 from polyarb.cli.doctor import doctor as doctor_command
 from polyarb.cli.journal import journal_app
@@ -35,6 +36,7 @@ app.add_typer(report_app, name="report")
 app.command("markets")(markets_command)
 app.add_typer(order_app, name="order")
 app.command("doctor")(doctor_command)
+app.add_typer(bench_app, name="bench")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,222 @@
+# `polyarb bench pipeline`: frames from an NDJSON file through the exact in-process path of
+# `polyarb run` (EngineLoop.handle: journal append under the default durability policy, engine
+# apply, detection, decisions journaled), timed per frame, against a bare orjson.loads loop over
+# the same frames measured in the same run.
+#
+# Rules:
+# 1. Reuse, never re-implement: every frame goes through EngineLoop.handle with a no-op act, into
+#    a temporary journal (removed afterwards) opened with the default Durability.
+# 2. Deterministic inputs: MarketsLoaded is journaled first; frame i gets ts_recv_ns from a
+#    synthetic clock (T0 + i * step), so two runs on one file journal the same records.
+# 3. Markets come from a markets file (a JSON list of MarketInfo, or an object with `markets`)
+#    or are inferred from the frames: condition id = a frame's `market`, a binary pair = the
+#    two asset ids seen with it (first seen = Yes). Neg-risk groups can only come from a file.
+# 4. Bad input never crashes the measurement: a line the parser refuses becomes FrameRejected
+#    decisions, counted in `rejected`. Blank lines are not frames and are skipped.
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import tempfile
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+
+from polyarb.core.engine import Engine
+from polyarb.events.base import Decision
+from polyarb.events.decisions import FrameRejected, OpportunityDetected
+from polyarb.events.inputs import MarketInfo, MarketsLoaded, TokenInfo
+from polyarb.journal import JournalWriter
+from polyarb.runtime.counters import Counters
+from polyarb.runtime.loop import EngineLoop, Frame
+
+T0_NS = 1_766_793_600_000_000_000 + 3_600 * 10**9  # 01:00 on a fixed day (rule 2)
+STEP_NS = 100_000  # 100 µs between frames: 800k frames before the day rolls
+_TICK_MICROS = 10_000
+_MIN_ORDER_MICROS = 5_000_000
+
+
+class InputError(Exception):
+    """The input or markets file is missing, unreadable or malformed (the CLI exits 2)."""
+
+
+def read_frames(path: Path | str) -> list[str]:
+    """The non-blank lines of an NDJSON file, one text frame each (rule 4).
+
+    Raises:
+        InputError: the file is missing, unreadable or not UTF-8.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    return [line for line in text.split("\n") if line.strip()]
+
+
+def load_markets(path: Path | str) -> tuple[MarketInfo, ...]:
+    """A markets file: a JSON list of MarketInfo objects, or an object with a `markets` list.
+
+    Raises:
+        InputError: the file is missing, unreadable or not that shape.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    try:
+        data = msgspec.json.decode(raw)
+        items = data.get("markets") if isinstance(data, dict) else data
+        return msgspec.convert(items, tuple[MarketInfo, ...])
+    except msgspec.MsgspecError as exc:
+        raise InputError(f"{path} is not a JSON list of markets: {exc}") from exc
+
+
+def infer_markets(frames: Sequence[str]) -> tuple[MarketInfo, ...]:
+    """Binary markets from the frames (rule 3); conditions without exactly 2 tokens are skipped."""
+    seen: dict[str, list[str]] = {}  # condition -> token ids in first-seen order (dicts keep it)
+    ticks: dict[str, int] = {}
+    for line in frames:
+        try:
+            data = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        for msg in data if isinstance(data, list) else [data]:
+            if isinstance(msg, dict):
+                _note(msg, seen, ticks)
+    return tuple(
+        MarketInfo(condition_id=cid, tokens=(TokenInfo(token_id=toks[0], outcome="Yes"),
+                                             TokenInfo(token_id=toks[1], outcome="No")),
+                   tick_size_micros=ticks.get(cid, _TICK_MICROS),
+                   min_order_size_micros=_MIN_ORDER_MICROS)
+        for cid, toks in seen.items() if len(toks) == 2)
+
+
+def _note(msg: dict[str, Any], seen: dict[str, list[str]], ticks: dict[str, int]) -> None:
+    market = msg.get("market")
+    if not isinstance(market, str):
+        return
+    elements = msg.get("price_changes")
+    assets = [e.get("asset_id") for e in elements if isinstance(e, dict)] if isinstance(
+        elements, list) else [msg.get("asset_id")]
+    toks = seen.setdefault(market, [])
+    for asset in assets:
+        if isinstance(asset, str) and asset not in toks:
+            toks.append(asset)
+    tick = msg.get("tick_size")
+    if market not in ticks and isinstance(tick, str):
+        with contextlib.suppress(ArithmeticError):  # decimal.InvalidOperation: not a number
+            ticks[market] = int(Decimal(tick) * 1_000_000)
+
+
+def _percentile(sorted_ns: list[int], q: float) -> float:
+    """Nearest-rank percentile of sorted nanoseconds, in µs."""
+    if not sorted_ns:
+        return 0.0
+    rank = max(1, min(len(sorted_ns), math.ceil(q / 100 * len(sorted_ns))))
+    return sorted_ns[rank - 1] / 1000
+
+
+def _run_frames(loop: EngineLoop, frames: Sequence[str]) -> tuple[list[int], int, int, int]:
+    """Handle every frame; returns (per-frame ns, total ns, rejected, opportunities)."""
+    handle, clock = loop.handle, time.perf_counter_ns
+    lat: list[int] = []
+    rejected = opportunities = 0
+    t_start = clock()
+    for i, line in enumerate(frames):
+        item = Frame(T0_NS + (i + 1) * STEP_NS, "market-0", line)
+        t0 = clock()
+        decisions: list[Decision] = handle(item)
+        lat.append(clock() - t0)
+        for d in decisions:
+            kind = type(d)
+            if kind is FrameRejected:
+                rejected += 1
+            elif kind is OpportunityDetected:
+                opportunities += 1
+    return lat, clock() - t_start, rejected, opportunities
+
+
+def _orjson_ns(frames: Sequence[str]) -> int:
+    loads, clock = orjson.loads, time.perf_counter_ns
+    t0 = clock()
+    for line in frames:
+        try:  # noqa: SIM105 (try is free when nothing raises; suppress() would skew the baseline)
+            loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    return clock() - t0
+
+
+def _noop(_decision: Decision) -> None:
+    """The act of a benchmark: orders are journaled (and synced) but never sent."""
+
+
+def run_pipeline(frames: Sequence[str], markets: tuple[MarketInfo, ...] | None = None
+                 ) -> dict[str, Any]:
+    """Measure `frames` through EngineLoop.handle (rules 1-2) and the orjson baseline.
+
+    Args:
+        frames: raw text frames, in feed order.
+        markets: the markets to load; None infers them from the frames (rule 3).
+
+    Returns:
+        frames, markets, seconds, frames_per_s, us_per_frame, p50_us, p99_us, p999_us,
+        orjson_us_per_frame, ratio_vs_orjson, rejected, opportunities.
+    """
+    infos = infer_markets(frames) if markets is None else markets
+    with tempfile.TemporaryDirectory(prefix="polyarb-bench-") as tmp:
+        writer = JournalWriter.open(Path(tmp) / "journal")
+        try:
+            loop = EngineLoop(writer, Engine(), _noop, Counters())
+            loaded = MarketsLoaded(ts_recv_ns=T0_NS, source="bench", markets=infos)
+            loop.handle(loaded)
+            gc.collect()
+            gc.disable()  # as bench/: a collection pause is not the pipeline's cost
+            try:
+                lat, total_ns, rejects, opps = _run_frames(loop, frames)
+                base_ns = _orjson_ns(frames)
+            finally:
+                gc.enable()
+            writer.sync()
+        finally:
+            writer.close()
+    return _summary(len(frames), len(infos), lat, total_ns, base_ns, rejects, opps)
+
+
+def _summary(n: int, n_markets: int, lat: list[int], total_ns: int, base_ns: int,
+             rejected: int, opportunities: int) -> dict[str, Any]:
+    lat.sort()
+    us = total_ns / max(n, 1) / 1000
+    base_us = base_ns / max(n, 1) / 1000
+    return {
+        "frames": n, "markets": n_markets, "seconds": round(total_ns / 1e9, 6),
+        "frames_per_s": round(n / (total_ns / 1e9), 1) if total_ns else 0.0,
+        "us_per_frame": round(us, 3), "p50_us": round(_percentile(lat, 50), 3),
+        "p99_us": round(_percentile(lat, 99), 3), "p999_us": round(_percentile(lat, 99.9), 3),
+        "orjson_us_per_frame": round(base_us, 3),
+        "ratio_vs_orjson": round(us / base_us, 2) if base_us else 0.0,
+        "rejected": rejected, "opportunities": opportunities,
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    """The text report of one run."""
+    r = result
+    return "\n".join([
+        f"frames          {r['frames']:,} ({r['markets']:,} markets loaded)",
+        f"seconds         {r['seconds']:.3f}",
+        f"frames/s        {r['frames_per_s']:,.0f}",
+        f"µs/frame        {r['us_per_frame']:.2f}",
+        f"latency µs      p50 {r['p50_us']:.2f}  p99 {r['p99_us']:.2f}  "
+        f"p99.9 {r['p999_us']:.2f}",
+        f"orjson.loads    {r['orjson_us_per_frame']:.3f} µs/frame "
+        f"(pipeline = {r['ratio_vs_orjson']:.1f}x)",
+        f"rejected        {r['rejected']:,}",
+        f"opportunities   {r['opportunities']:,}",
+    ])
