@@ -32,7 +32,8 @@ from polyarb.core.engine import Engine
 from polyarb.events.base import Decision
 from polyarb.events.decisions import FrameRejected, OpportunityDetected
 from polyarb.events.inputs import MarketInfo, MarketsLoaded, TokenInfo
-from polyarb.journal import JournalWriter
+from polyarb.journal import Durability, JournalWriter
+from polyarb.journal.writer import DEFAULT_DURABILITY
 from polyarb.runtime.counters import Counters
 from polyarb.runtime.loop import EngineLoop, Frame
 
@@ -157,13 +158,14 @@ def _noop(_decision: Decision) -> None:
     """The act of a benchmark: orders are journaled (and synced) but never sent."""
 
 
-def run_pipeline(frames: Sequence[str], markets: tuple[MarketInfo, ...] | None = None
-                 ) -> dict[str, Any]:
+def run_pipeline(frames: Sequence[str], markets: tuple[MarketInfo, ...] | None = None,
+                 durability: Durability = DEFAULT_DURABILITY) -> dict[str, Any]:
     """Measure `frames` through EngineLoop.handle (rules 1-2) and the orjson baseline.
 
     Args:
         frames: raw text frames, in feed order.
         markets: the markets to load; None infers them from the frames (rule 3).
+        durability: the journal's fsync policy (the CLI always uses the default, as `run` does).
 
     Returns:
         frames, markets, seconds, frames_per_s, us_per_frame, p50_us, p99_us, p999_us,
@@ -171,7 +173,7 @@ def run_pipeline(frames: Sequence[str], markets: tuple[MarketInfo, ...] | None =
     """
     infos = infer_markets(frames) if markets is None else markets
     with tempfile.TemporaryDirectory(prefix="polyarb-bench-") as tmp:
-        writer = JournalWriter.open(Path(tmp) / "journal")
+        writer = JournalWriter.open(Path(tmp) / "journal", durability=durability)
         try:
             loop = EngineLoop(writer, Engine(), _noop, Counters())
             loaded = MarketsLoaded(ts_recv_ns=T0_NS, source="bench", markets=infos)
