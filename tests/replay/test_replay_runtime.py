@@ -50,6 +50,17 @@ def test_runtime_journal_replays_identically_matches_its_pnl_and_runs_a_what_if(
     # the pnl report agrees with the replayed engine, and the run did fill
     assert sum(int(r[4]) for r in rows) == replayed.realized_micros
     assert any(int(r[3]) > 0 for r in rows), "the run filled nothing"
+    # an opportunity executed in full (every order filled) is listed by the pnl report
+    opps = run_report("opportunities", [journal])
+    col = {name: i for i, name in enumerate(opps.columns)}
+    executed = [r for r in opps.rows if r[col["outcome"]] == "placed"
+                and int(r[col["fills"]] or 0) >= int(r[col["orders"]] or 0) > 0]
+    assert executed, "no opportunity was executed in full"
+    fills = run_report("fills", [journal])
+    fcol = {name: i for i, name in enumerate(fills.columns)}
+    opp_ids = {r[col["opp_id"]] for r in executed}
+    markets = {r[fcol["market_id"]] for r in fills.rows if r[fcol["opp_id"]] in opp_ids}
+    assert markets and markets <= {r[1] for r in rows}  # its legs' markets are in the pnl
     # a what-if runs on it and its own journal replays
     assert whatif.exit_code == 0, whatif.output
     assert "what-if replay:" in whatif.output
