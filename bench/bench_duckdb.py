@@ -1,6 +1,6 @@
 # DuckDB over the journal: aggregate speed on NDJSON segments vs sealed Parquet.
 #
-#   /tmp/venv/bin/python bench/bench_duckdb.py [--sizes 1M,10M] [--repeat 3] [--regen]
+#   /tmp/venv/bin/python bench/bench_duckdb.py [--sizes 1M,10M] [--repeat 3] [--regen] [--out DIR]
 #
 # Generates (once, cached under bench/out/, gitignored) valid journals of N events: mostly raw
 # market frames of 300-500 bytes, plus trades, order updates and decisions, spread over UTC days
@@ -269,8 +269,8 @@ def parse_size(text: str) -> int:
     return int(float(text.rstrip("KM")) * mult)
 
 
-def run(n: int, repeat: int, regen: bool) -> None:
-    root = OUT / f"journal-{n}"
+def run(n: int, repeat: int, regen: bool, out: Path = OUT) -> None:
+    root = out / f"journal-{n}"
     if regen or not root.is_dir():
         t0 = time.perf_counter()
         generate(root, n)
@@ -301,11 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1M,10M", help="comma-separated, e.g. 1M,10M")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--regen", action="store_true", help="rewrite the cached journals")
+    parser.add_argument("--out", type=Path, default=OUT, help="journal cache (default bench/out)")
     args = parser.parse_args(argv)
     print(f"duckdb {duckdb.__version__}, {os.cpu_count()} cpus, python {sys.version.split()[0]}")
     for n in (parse_size(s) for s in args.sizes.split(",")):
         print(f"{n:,} events (load average before: {os.getloadavg()[0]:.1f})")
-        run(n, args.repeat, args.regen)
+        run(n, args.repeat, args.regen, args.out)
         print(f"  load average after: {os.getloadavg()[0]:.1f} (above ~0.5: the cpus were shared)")
     return 0
 

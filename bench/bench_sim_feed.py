@@ -32,7 +32,10 @@ def _client(url: str, tokens: list[str], seconds: float, out: Any) -> None:
     import websockets
 
     async def main() -> None:
-        async with websockets.connect(url, max_size=None, compression=None) as ws:
+        # close_timeout: the server may still be flooding frames when the count ends, so the
+        # close handshake would wait out the 10 s default behind them (teardown only).
+        async with websockets.connect(url, max_size=None, compression=None,
+                                      close_timeout=1) as ws:
             await ws.send(orjson.dumps({"assets_ids": tokens, "type": "market"}).decode())
             await ws.recv()  # the snapshot
             out.put("ready")
