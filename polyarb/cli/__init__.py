@@ -54,22 +54,6 @@ def _root(
     """polyarb: find and trade arbitrage on Polymarket, with a journal you can audit and replay."""
 
 
-@app.command()
-def demo(
-    journal_dir: str = typer.Option(
-        "journal", "--journal-dir", help="Journal root to write the demo run into."
-    ),
-    frames: int = typer.Option(20_000, help="How many synthetic market frames to journal."),
-) -> None:
-    """Journal a synthetic market feed, verify it, and query it with DuckDB.
-
-    A self-contained tour of the journal while the trading runtime (`polyarb run`) is being built.
-    """
-    from polyarb.cli.demo import run_demo
-
-    raise typer.Exit(run_demo(journal_dir, frames))
-
-
 def main() -> None:
     """Console-script entry point."""
     app()

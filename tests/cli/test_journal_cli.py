@@ -1,4 +1,4 @@
-# The `polyarb journal ...` and `polyarb demo` commands: exit codes, messages, and the issue's
+# The `polyarb journal ...` commands: exit codes, messages, and the issue's
 # acceptance line "verify on a journal with a flipped byte exits 1 and names the line".
 from __future__ import annotations
 
@@ -110,16 +110,8 @@ def test_journal_seal_then_seal_refuses_open_day(tmp_path: Path) -> None:
     assert (day / "sealed.parquet").exists()
 
 
-def test_demo_writes_a_verified_journal(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--journal-dir", str(tmp_path / "j"), "--frames", "200"])
-
-    assert result.exit_code == 0, result.output
-    assert "journal verify: clean" in result.output
-    assert "raw_frame" in result.output
-
-
 def test_help_lists_commands() -> None:
     result = runner.invoke(app, ["--help"])
 
     assert result.exit_code == 0
-    assert "journal" in result.output and "demo" in result.output
+    assert "journal" in result.output and "run" in result.output
