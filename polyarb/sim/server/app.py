@@ -13,6 +13,8 @@
 # 4. The error middleware turns ApiError, aiohttp's own HTTP errors (404, 405, 413) and any
 #    unexpected exception into the venue's `{"error": ...}` body; one bad request never takes
 #    the server down. HTTP faults fire here, before the handler (nothing happens on the venue).
+# 5. GET /sim/stats (no auth, never faulted: it is the simulator's, not the venue's) reports
+#    the faults injected so far per class, for chaos drivers and benches.
 from __future__ import annotations
 
 import asyncio
@@ -49,7 +51,7 @@ async def _errors(request: web.Request,
                   handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                   ) -> web.StreamResponse:
     venue = request.app[VENUE]
-    if not request.path.startswith("/ws/"):
+    if not request.path.startswith(("/ws/", "/sim/")):
         fault = venue.faults.http(trading=request.path in rest_trading.TRADING_PATHS)
         if fault is not None:
             return error_response(fault.status, fault.message, fault.reason)
@@ -116,6 +118,11 @@ async def _close_sockets(app: web.Application) -> None:
                            for ws in list(sockets.keys())), return_exceptions=True)
 
 
+async def _stats(request: web.Request) -> web.Response:
+    """GET /sim/stats (rule 5): {"faults": {class: count}}."""
+    return web.json_response({"faults": dict(request.app[VENUE].faults.counts)})
+
+
 def make_app(venue: Venue) -> web.Application:
     """The aiohttp application serving `venue` (REST + both websocket channels)."""
     app = web.Application(middlewares=[_errors], client_max_size=venue.config.max_body_bytes)
@@ -126,6 +133,7 @@ def make_app(venue: Venue) -> web.Application:
         app.router.add_route(method, path, handler)
     app.router.add_get("/ws/market", _market_ws)
     app.router.add_get("/ws/user", _user_ws)
+    app.router.add_get("/sim/stats", _stats)
     app.on_shutdown.append(_close_sockets)
     return app
 

@@ -5,7 +5,8 @@
 #    fails loudly instead of silently keeping a default.
 # 2. Every fault is off by default (rate 0). Rates are probabilities per opportunity: per
 #    outgoing websocket data frame for the websocket faults, per request for the HTTP faults,
-#    per accepted order for the order faults, per new trade for the settlement faults.
+#    per accepted order for the order faults, per new trade for the settlement faults, per
+#    heartbeat request for heartbeat_lapse.
 # 3. `parse_faults` reads the CLI spec `name=value,name=value`; names are FaultConfig's fields,
 #    an unknown name or a rate outside [0, 1] is an error naming the offender.
 # 4. The dev key is the public test key of the protocol reference (section 8): never use it
@@ -58,6 +59,9 @@ class FaultConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     settle_retry: float = 0.0
     """Per new trade: settlement RETRYING after `settle_after_s`, then mined again."""
     settle_after_s: float = 0.5
+    heartbeat_lapse: float = 0.0
+    """Per heartbeat request: lost on the way; the dead-man switch trips at once (the owner's
+    open orders are cancelled, "heartbeat expired") and the client gets a 500."""
 
     def ws_enabled(self) -> bool:
         """True when any websocket fault can fire."""

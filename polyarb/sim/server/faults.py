@@ -1,5 +1,6 @@
-# Seeded fault injection: which fault fires when, plus the two faults that act on the exchange
-# (thinning liquidity under a FOK/FAK order, and failing or retrying a trade's settlement).
+# Seeded fault injection: which fault fires when, plus the faults that act on the exchange
+# (thinning liquidity under a FOK/FAK order, failing or retrying a trade's settlement, and
+# tripping the dead-man switch as if heartbeats had lapsed).
 #
 # Rules:
 # 1. Each fault class draws from its own RNG, seeded from (seed, class name), so turning one
@@ -11,6 +12,8 @@
 #    price first, until what is left cannot fill it: a FOK is then killed, a FAK fills partly
 #    (or not at all when a single order held all the liquidity). The cancels are ordinary
 #    exchange cancels: their owners get CANCELLATION events and the book moves on the feed.
+# 5. A heartbeat lapse goes through the exchange's own dead-man path (a last heartbeat older
+#    than the timeout, then expiry), so the cancellations read exactly like a real lapse.
 from __future__ import annotations
 
 import heapq
@@ -58,6 +61,19 @@ class Faults:
         if trading and self.hit("http503"):
             return ApiError(503, TRADING_DISABLED, "fault_http503")
         return None
+
+    def lapse_heartbeat(self, exchange: Exchange, owner: str, now_ns: int) -> ApiError | None:
+        """Maybe lose a heartbeat so the owner's dead-man switch trips now (rule 5).
+
+        Returns:
+            The error the client gets when the fault fires, else None (record it as usual).
+        """
+        if not self.hit("heartbeat_lapse"):
+            return None
+        # a heartbeat dated just past the timeout, then expiry: the exchange's own lapse path
+        exchange.heartbeat(owner, now_ns - exchange.config.heartbeat_timeout_ns - 1)
+        exchange.expire(now_ns)
+        return ApiError(500, INTERNAL_ERROR, "fault_heartbeat_lapse")
 
     # --- settlement ------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@
 #    after (unix seconds, on match_time).
 # 3. /v1/heartbeats arms the exchange's dead-man switch for the API key; each answer carries a
 #    fresh deterministic heartbeat_id. The id the client sends is not checked (the venue's
-#    chaining rule is unconfirmed).
+#    chaining rule is unconfirmed). The heartbeat_lapse fault may lose one (faults.py rule 5).
 # 4. /balance-allowance reports base units (micro-units) as strings: `balance` is the total
 #    (open orders included), `allowances` maps each V2 spender to the configured allowance.
 from __future__ import annotations
@@ -141,6 +141,9 @@ async def heartbeat(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or not isinstance(body.get("heartbeat_id", ""), str):
         raise ApiError(400, INVALID_PAYLOAD, "heartbeat_shape")
     now = a.venue.clock()
+    lapsed = a.venue.faults.lapse_heartbeat(a.venue.exchange, a.api_key, now)
+    if lapsed is not None:
+        raise lapsed
     a.venue.exchange.heartbeat(a.api_key, now)
     seed = f"{a.venue.config.seed}:heartbeat:{a.api_key}:{now}"
     return json_response({"heartbeat_id": hashlib.sha256(seed.encode()).hexdigest()[:32]})

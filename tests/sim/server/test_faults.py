@@ -225,3 +225,28 @@ def test_fault_settle_fail_and_retry_show_on_the_user_channel() -> None:
     retried = asyncio.run(main({"settle_retry": 1.0}))
     assert failed[0] == "MATCHED" and failed[-1] == "FAILED"
     assert "RETRYING" in retried and retried[-1] == "CONFIRMED"
+
+
+def test_fault_heartbeat_lapse_cancels_resting_orders_and_answers_500() -> None:
+    async def main() -> tuple[Any, Any, list[Any], list[Any]]:
+        async with serving(_faulty(heartbeat_lapse=1.0)) as server, trader(server) as t:
+            await t.place(tokens(server)[0], "BUY", "0.05", "10")
+            ex = server.venue.exchange
+            before = ex.open_orders(t.api_key)
+            beat = await t.call("POST", "/v1/heartbeats", '{"heartbeat_id": ""}')
+            stats = await t.http.get("/sim/stats")
+            return beat, stats, before, ex.open_orders(t.api_key)
+    beat, stats, before, after = run(main)
+    assert beat.status_code == 500 and len(before) == 1 and after == []
+    assert stats.status_code == 200 and stats.json()["faults"]["heartbeat_lapse"] == 1
+
+
+def test_sim_stats_counts_faults_and_is_never_faulted_itself() -> None:
+    async def main() -> tuple[Any, Any]:
+        async with serving(_faulty(http500=1.0)) as server, \
+                httpx.AsyncClient(base_url=server.url) as http:
+            faulted = await http.get("/time")
+            return faulted, await http.get("/sim/stats")
+    faulted, stats = run(main)
+    assert faulted.status_code == 500
+    assert stats.status_code == 200 and stats.json()["faults"]["http500"] == 1
