@@ -5,8 +5,8 @@
 #    polyarb.runtime.run, print the exit summary. Heavy imports happen inside the command.
 # 2. Exit codes: 0 stopped cleanly (signal or --duration); 1 the run failed (venue, journal,
 #    markets, a task died) or live trading was not confirmed; 2 usage (bad option or config,
-#    missing or malformed credentials, a journal held by another run); 130 a forced stop
-#    (second Ctrl-C).
+#    missing or malformed credentials, a journal held by another run, a world-writable journal
+#    directory); 130 a forced stop (second Ctrl-C).
 # 3. `live` never starts without credentials, shows what it will trade and the risk limits,
 #    and trades only after `--yes` or an interactive "yes". No secret is ever printed.
 from __future__ import annotations
@@ -119,13 +119,21 @@ def run(
 
 def start(cfg: object, duration: float | None, quiet: bool, yes: bool) -> int:
     """Preflight (live credentials), run, print the summary; return the exit code."""
+    from pathlib import Path
+
     from polyarb.config import ConfigError, RunConfig
     from polyarb.journal import JournalError, JournalLocked
+    from polyarb.journal.layout import JournalInsecure, check_not_world_writable
     from polyarb.runtime import RunOptions, run
     from polyarb.runtime.backends import BackendError, CredentialsError, preflight
     from polyarb.runtime.markets import MarketLoadError
 
     assert isinstance(cfg, RunConfig)
+    try:  # before anything starts; JournalWriter.open checks again (the lock refuses it)
+        check_not_world_writable(Path(cfg.run.journal_dir))
+    except JournalInsecure as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
     try:
         preflight(cfg, os.environ)
     except CredentialsError as exc:
@@ -140,7 +148,7 @@ def start(cfg: object, duration: float | None, quiet: bool, yes: bool) -> int:
                          confirm=_confirm(yes))  # type: ignore[arg-type]
     try:
         result = run(options)
-    except JournalLocked as exc:
+    except (JournalLocked, JournalInsecure) as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
     except (JournalError, BackendError, CredentialsError, MarketLoadError, ConfigError,

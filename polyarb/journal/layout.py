@@ -2,16 +2,22 @@
 # manifest record itself. docs/journal-format.md is the normative description; change both
 # together. Writing a manifest is atomic (temp file, fsync, rename, fsync of the directory).
 #
-# Rules: paths are built only here; files are created owner-only (0600, directories 0700).
+# Rules: paths are built only here; files are created owner-only (0600, directories 0700),
+# whatever the umask. A journal whose root or day directory is world-writable is refused before
+# anything is written or locked (check_not_world_writable): anyone on the machine could have
+# planted or swapped a segment, manifest or symlink there, so the fix is the operator's call.
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
 import os
 import re
+import stat
 from pathlib import Path
 
 import msgspec
+
+from polyarb.journal.errors import JournalUnreadable
 
 MANIFEST_NAME = "manifest.json"
 LOCK_NAME = "writer.lock"
@@ -26,6 +32,15 @@ FILE_MODE = 0o600
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SEGMENT_RE = re.compile(r"^seg-\d{12,}\.ndjson$")
 NS_PER_DAY = 86_400 * 1_000_000_000
+
+
+class JournalInsecure(JournalUnreadable):
+    """A journal directory is world-writable; `path` names it (the CLI exits 2)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"journal directory {path} is world-writable (anyone on this machine "
+                         f"could plant or replace journal files); fix it with: chmod o-w {path}")
 
 
 class SegmentInfo(msgspec.Struct, kw_only=True):
@@ -152,6 +167,42 @@ def fsync_dir(path: Path) -> None:
 
 
 def make_dir(path: Path) -> None:
-    """Create a directory (and parents) owner-only."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    os.chmod(path, DIR_MODE)
+    """Create a directory and its missing parents owner-only (0700 whatever the umask).
+
+    `Path.mkdir(parents=True)` would create the parents with the umask's permissions (0777
+    under umask 0), so each missing level is created here; existing ones are left alone.
+    """
+    missing = []
+    level = Path(path)
+    while not level.exists() and level != level.parent:
+        missing.append(level)
+        level = level.parent
+    for new in reversed(missing):
+        new.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(new, DIR_MODE)
+    if not missing:
+        path.mkdir(mode=DIR_MODE, exist_ok=True)  # raises if it exists as a file
+        os.chmod(path, DIR_MODE)
+
+
+def _world_writable(path: Path) -> bool:
+    try:
+        mode = path.stat().st_mode  # follows a symlinked root: its target is what gets written
+    except OSError:
+        return False  # missing: it will be created 0700 (other errors surface when opened)
+    return stat.S_ISDIR(mode) and bool(mode & stat.S_IWOTH)
+
+
+def check_not_world_writable(root: Path) -> None:
+    """Refuse a journal whose root or any day directory is world-writable (o+w).
+
+    A missing root passes (it is created 0700). Group-writable is allowed: a shared group is a
+    deliberate choice, "others" never is.
+
+    Raises:
+        JournalInsecure: names the first world-writable directory and the `chmod o-w` fix.
+    """
+    root = Path(root)
+    for path in [root, *(root / day for day in list_days(root))]:
+        if _world_writable(path):
+            raise JournalInsecure(path)

@@ -7,6 +7,8 @@
 #    second writer can say who holds the journal. Those contents are information only; the
 #    flock is the lock.
 # 3. Readers never touch this file.
+# 4. A world-writable root or day directory is refused before the lock file is even created
+#    (layout.check_not_world_writable): every writer (JournalWriter.open, seal) locks first.
 from __future__ import annotations
 
 import datetime as _dt
@@ -44,7 +46,9 @@ class WriterLock:
         Raises:
             JournalLocked: another open file description holds it (names the holder).
             JournalUnreadable: the lock file cannot be opened (permissions, not a directory).
+            JournalInsecure: the root or a day directory is world-writable.
         """
+        layout.check_not_world_writable(root)
         path = root / layout.LOCK_NAME
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, layout.FILE_MODE)
