@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
 import tempfile
-import time
 import types
-from collections.abc import Callable
 from pathlib import Path
 
+from polyarb.bench.replaybench import median_seconds
 from polyarb.core.engine import Engine
 from polyarb.journal import iter_records
 from polyarb.replay import replay_journal
@@ -65,15 +63,6 @@ def build(root: Path, frames: int, seed: int = 7) -> int:
     return sum(1 for _ in iter_records(root))
 
 
-def _timed(fn: Callable[[], None], repeats: int) -> float:
-    times = []
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=50_000)
@@ -100,8 +89,8 @@ def main() -> None:
             query(con, "pnl", Window())
             con.close()
 
-        t_read, t_fold = _timed(read, args.repeats), _timed(fold, args.repeats)
-        t_replay, t_report = _timed(replay, args.repeats), _timed(report, args.repeats)
+        t_read, t_fold, t_replay, t_report = (median_seconds(fn, args.repeats)
+                                              for fn in (read, fold, replay, report))
     print(f"journal: {records:,} records ({args.frames:,} frame actions)")
     print(f"read     {records / t_read:>12,.0f} records/s  ({t_read:.3f} s)")
     print(f"fold     {records / t_fold:>12,.0f} records/s  ({t_fold:.3f} s)")

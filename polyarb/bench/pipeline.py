@@ -159,35 +159,45 @@ def _noop(_decision: Decision) -> None:
 
 
 def run_pipeline(frames: Sequence[str], markets: tuple[MarketInfo, ...] | None = None,
-                 durability: Durability = DEFAULT_DURABILITY) -> dict[str, Any]:
+                 durability: Durability = DEFAULT_DURABILITY,
+                 journal_dir: Path | None = None) -> dict[str, Any]:
     """Measure `frames` through EngineLoop.handle (rules 1-2) and the orjson baseline.
 
     Args:
         frames: raw text frames, in feed order.
         markets: the markets to load; None infers them from the frames (rule 3).
         durability: the journal's fsync policy (the CLI always uses the default, as `run` does).
+        journal_dir: keep the journal in this new directory (for `bench replay`) instead of a
+            temporary one.
 
     Returns:
         frames, markets, seconds, frames_per_s, us_per_frame, p50_us, p99_us, p999_us,
         orjson_us_per_frame, ratio_vs_orjson, rejected, opportunities.
     """
     infos = infer_markets(frames) if markets is None else markets
+    if journal_dir is not None:
+        return _measure(frames, infos, durability, journal_dir)
     with tempfile.TemporaryDirectory(prefix="polyarb-bench-") as tmp:
-        writer = JournalWriter.open(Path(tmp) / "journal", durability=durability)
+        return _measure(frames, infos, durability, Path(tmp) / "journal")
+
+
+def _measure(frames: Sequence[str], infos: tuple[MarketInfo, ...], durability: Durability,
+             journal_dir: Path) -> dict[str, Any]:
+    writer = JournalWriter.open(journal_dir, durability=durability)
+    try:
+        loop = EngineLoop(writer, Engine(), _noop, Counters())
+        loaded = MarketsLoaded(ts_recv_ns=T0_NS, source="bench", markets=infos)
+        loop.handle(loaded)
+        gc.collect()
+        gc.disable()  # as bench/: a collection pause is not the pipeline's cost
         try:
-            loop = EngineLoop(writer, Engine(), _noop, Counters())
-            loaded = MarketsLoaded(ts_recv_ns=T0_NS, source="bench", markets=infos)
-            loop.handle(loaded)
-            gc.collect()
-            gc.disable()  # as bench/: a collection pause is not the pipeline's cost
-            try:
-                lat, total_ns, rejects, opps = _run_frames(loop, frames)
-                base_ns = _orjson_ns(frames)
-            finally:
-                gc.enable()
-            writer.sync()
+            lat, total_ns, rejects, opps = _run_frames(loop, frames)
+            base_ns = _orjson_ns(frames)
         finally:
-            writer.close()
+            gc.enable()
+        writer.sync()
+    finally:
+        writer.close()
     return _summary(len(frames), len(infos), lat, total_ns, base_ns, rejects, opps)
 
 

@@ -1,0 +1,78 @@
+# Cold start of the command line: wall time of `python -m polyarb --help` in fresh interpreters,
+# next to a bare `python -c pass` measured in the same run, for `polyarb bench startup`.
+#
+# Rules:
+# 1. Each run is a new subprocess (sys.executable, so the same interpreter and virtualenv), its
+#    output discarded; "cold" means a fresh interpreter, not an empty OS file cache (dropping
+#    that needs root and measures the disk, not polyarb).
+# 2. The child environment has no POLYMARKET_* variables (no credential reaches a benchmark).
+# 3. Median, min and max of `runs` runs after one unmeasured warm-up run (it writes any missing
+#    __pycache__, which a user's second start would find too). A run that fails is an error.
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+TARGET_S = 0.5
+HELP_CMD = ("-m", "polyarb", "--help")
+BARE_CMD = ("-c", "pass")
+
+
+class StartupError(Exception):
+    """The measured command exited non-zero (its stderr is in the message)."""
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("POLYMARKET_")}
+
+
+def time_command(args: tuple[str, ...], runs: int) -> list[float]:
+    """Wall seconds of `python <args>` in `runs` fresh subprocesses, after one warm-up (rule 3).
+
+    Raises:
+        StartupError: a run exited non-zero.
+    """
+    cmd, env, times = [sys.executable, *args], _env(), []
+    for i in range(runs + 1):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              check=False)
+        elapsed = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise StartupError(f"{' '.join(cmd)} exited {proc.returncode}: "
+                               f"{proc.stderr.decode(errors='replace')[-2000:]}")
+        if i:
+            times.append(elapsed)
+    return times
+
+
+def run_startup(runs: int = 7) -> dict[str, Any]:
+    """Time `polyarb --help` cold and the bare interpreter, `runs` times each.
+
+    Returns:
+        runs, median_s, min_s, max_s (polyarb --help), python_median_s (bare interpreter),
+        polyarb_only_s (median difference: what polyarb's imports and typer add), target_s.
+    """
+    runs = max(runs, 1)
+    help_times = time_command(HELP_CMD, runs)
+    bare = statistics.median(time_command(BARE_CMD, runs))
+    median = statistics.median(help_times)
+    return {
+        "runs": runs, "median_s": round(median, 4), "min_s": round(min(help_times), 4),
+        "max_s": round(max(help_times), 4), "python_median_s": round(bare, 4),
+        "polyarb_only_s": round(median - bare, 4), "target_s": TARGET_S,
+    }
+
+
+def render(r: dict[str, Any]) -> str:
+    """The text report, the target next to the measured value."""
+    return "\n".join([
+        f"polyarb --help   median {r['median_s']:.3f} s  (target <= {r['target_s']:.1f} s)  "
+        f"min {r['min_s']:.3f} s  max {r['max_s']:.3f} s  ({r['runs']} cold runs)",
+        f"python -c pass   median {r['python_median_s']:.3f} s  "
+        f"(polyarb's own share: {r['polyarb_only_s']:.3f} s)",
+    ])
