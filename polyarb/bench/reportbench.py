@@ -1,0 +1,181 @@
+# Report query speed: DuckDB aggregates over a journal of N events, on its NDJSON segments
+# (unsealed) and on its sealed Parquet copies, for `polyarb bench report` and
+# bench/bench_duckdb.py. The journal comes from polyarb.bench.journalgen.
+#
+# Rules:
+# 1. The queries go through the report views users query (polyarb.reports.open_journal_db), in
+#    one process, on the same files: baseline (count + sum of one column straight from the files),
+#    pnl (exact HUGEINT P&L per token over trade_updated), kinds (count per kind over events),
+#    one-scan (both answers in one scan).
+# 2. Best and median wall seconds of `repeat` runs, plus the least CPU seconds (all DuckDB
+#    threads): steadier than wall time on a shared machine.
+# 3. The journal is cached under `cache/journal-N` when a cache directory is given (reused, or
+#    rewritten with regen), else written to a temporary directory and removed afterwards. Its
+#    days are sealed once (a sealed day is kept as it is).
+# 4. The targets (10M events: sealed <= 1 s, unsealed <= 5 s for pnl + kinds) are printed next to
+#    the figures, never judged.
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+TARGET_EVENTS = 10_000_000
+TARGETS_S = {"unsealed": 5.0, "sealed": 1.0}
+BYTES_PER_EVENT = 700  # NDJSON + Parquet on disk, with margin: the free-space check
+CORES = os.cpu_count() or 1
+
+PNL = (
+    "SELECT token_id, count(*) AS n, sum(CAST(size_micros AS HUGEINT) * price_micros) AS pnl "
+    "FROM trade_updated GROUP BY token_id"
+)
+KINDS = "SELECT kind, count(*) FROM events GROUP BY kind"
+BOTH = (  # both answers in one scan: counts per kind, P&L per token of the trades
+    "SELECT kind, CASE WHEN kind = 'trade_updated' THEN token_id END AS token, count(*) AS n, "
+    "sum(CAST(size_micros AS HUGEINT) * price_micros) FILTER (WHERE kind = 'trade_updated') "
+    "FROM events GROUP BY ALL"
+)
+QUERY_NAMES = ("baseline", "pnl", "kinds", "one_scan")
+
+
+class ReportBenchError(Exception):
+    """Not enough disk for the journal, or a journal that does not hold N events."""
+
+
+def timed(fn: Callable[[], object], repeat: int) -> dict[str, float]:
+    """best_s and median_s wall seconds of fn over `repeat` runs, and the least cpu_s (rule 2)."""
+    times, cpus = [], []
+    for _ in range(max(repeat, 1)):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return {"best_s": round(min(times), 4), "median_s": round(statistics.median(times), 4),
+            "cpu_s": round(min(cpus), 4)}
+
+
+def baseline_sql(root: Path, sealed: bool) -> str:
+    """count(*) and sum(seq) straight from the files, no view (rule 1's baseline)."""
+    from polyarb.bench.journalgen import segment_files
+    from polyarb.reports.scan import file_list
+
+    if sealed:
+        return (f"SELECT count(*), sum(seq) FROM "
+                f"read_parquet({file_list(sorted(root.glob('*/sealed.parquet')))})")
+    return (f"SELECT count(*), sum(seq) FROM read_json({file_list(segment_files(root))}, "
+            "format='newline_delimited', records=true, columns={'seq': 'BIGINT'})")
+
+
+def measure(root: Path, n: int, repeat: int, sealed: bool) -> dict[str, Any]:
+    """Time the four queries on one source (rule 1); returns {name: timed(...)} plus sums.
+
+    Raises:
+        ReportBenchError: the files do not hold n records.
+    """
+    from polyarb.reports import open_journal_db
+
+    con = open_journal_db(root, use_sealed=sealed)
+    try:
+        base = baseline_sql(root, sealed)
+        got = con.execute(base).fetchone()
+        if got is None or got[0] != n:
+            raise ReportBenchError(f"{root} holds {got and got[0]} records, not {n}")
+        out: dict[str, Any] = {}
+        for name, sql in zip(QUERY_NAMES, (base, PNL, KINDS, BOTH), strict=True):
+            out[name] = timed(lambda sql=sql: con.execute(sql).fetchall(), repeat)
+    finally:
+        con.close()
+    out["pnl_plus_kinds_s"] = round(out["pnl"]["best_s"] + out["kinds"]["best_s"], 4)
+    return out
+
+
+@contextlib.contextmanager
+def journal_root(n: int, cache: Path | None) -> Iterator[Path]:
+    """Where the journal of n events lives: the cache, or a temporary directory (rule 3)."""
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        yield cache / f"journal-{n}"
+        return
+    with tempfile.TemporaryDirectory(prefix="polyarb-bench-report-") as tmp:
+        yield Path(tmp) / f"journal-{n}"
+
+
+def ensure_journal(root: Path, n: int, regen: bool) -> float | None:
+    """Generate the journal unless a complete one is there; the seconds it took, None if reused.
+
+    Raises:
+        ReportBenchError: the disk has less free space than the journal needs.
+    """
+    from polyarb.bench.journalgen import generate
+
+    if root.is_dir() and not regen:
+        return None
+    free = shutil.disk_usage(root.parent).free
+    if free < n * BYTES_PER_EVENT:
+        raise ReportBenchError(f"{n:,} events need about {n * BYTES_PER_EVENT / 1e9:.1f} GB "
+                               f"under {root.parent}; {free / 1e9:.1f} GB are free")
+    t0 = time.perf_counter()
+    generate(root, n)
+    return time.perf_counter() - t0
+
+
+def run_report(n: int = TARGET_EVENTS, repeat: int = 3, cache: Path | None = None,
+               regen: bool = False) -> dict[str, Any]:
+    """Build or reuse a journal of n events, seal it and time the queries both ways.
+
+    Returns:
+        events, repeat, cores, generate_s (None when reused), seal_s, segments, ndjson_bytes,
+        parquet_bytes, unsealed and sealed ({query: best_s/median_s/cpu_s}, pnl_plus_kinds_s),
+        sealed_speedup, target_events, target_unsealed_s, target_sealed_s.
+    """
+    from polyarb.bench.journalgen import seal_all, segment_files
+
+    with journal_root(n, cache) as root:
+        generate_s = ensure_journal(root, n, regen)
+        seal_s = seal_all(root)
+        segments = segment_files(root)
+        result: dict[str, Any] = {
+            "events": n, "repeat": repeat, "cores": CORES, "journal": str(root),
+            "generate_s": None if generate_s is None else round(generate_s, 2),
+            "seal_s": round(seal_s, 2), "segments": len(segments),
+            "ndjson_bytes": sum(p.stat().st_size for p in segments),
+            "parquet_bytes": sum(p.stat().st_size for p in root.glob("*/sealed.parquet")),
+            "unsealed": measure(root, n, repeat, sealed=False),
+            "sealed": measure(root, n, repeat, sealed=True),
+        }
+    if cache is None:
+        result["journal"] = None  # removed with its temporary directory
+    speedup = result["unsealed"]["pnl_plus_kinds_s"] / max(result["sealed"]["pnl_plus_kinds_s"],
+                                                           1e-9)
+    result.update(sealed_speedup=round(speedup, 1), target_events=TARGET_EVENTS,
+                  target_unsealed_s=TARGETS_S["unsealed"], target_sealed_s=TARGETS_S["sealed"])
+    return result
+
+
+def render(r: dict[str, Any]) -> str:
+    """The text report, the targets next to the measured values (rule 4)."""
+    made = ("reused" if r["generate_s"] is None else f"generated in {r['generate_s']:.1f} s")
+    lines = [
+        f"journal         {r['events']:,} events, {made}, {r['segments']} segments, "
+        f"{r['ndjson_bytes'] / 1e9:.2f} GB NDJSON; sealed in {r['seal_s']:.1f} s, "
+        f"{r['parquet_bytes'] / 1e9:.2f} GB Parquet",
+    ]
+    for tag in ("unsealed", "sealed"):
+        res, target = r[tag], r[f"target_{tag}_s"]
+        lines.append(f"{tag:<8}        pnl+kinds {res['pnl_plus_kinds_s']:.3f} s  (target <= "
+                     f"{target:.0f} s at {r['target_events'] / 1e6:.0f}M events)  one-scan "
+                     f"{res['one_scan']['best_s']:.3f} s  baseline scan "
+                     f"{res['baseline']['best_s']:.3f} s")
+        source = "ndjson " if tag == "unsealed" else "parquet"
+        lines += [f"  {source} {name:<9} best {t['best_s']:7.3f} s  median {t['median_s']:7.3f} s  "
+                  f"{r['events'] / max(t['best_s'], 1e-9) / 1e6:7.1f} M rows/s  cpu "
+                  f"{t['cpu_s']:6.2f} s (~{t['cpu_s'] / r['cores']:.2f} s on {r['cores']} idle "
+                  f"cores)" for name in QUERY_NAMES for t in (res[name],)]
+    lines.append(f"sealed vs unsealed (pnl+kinds): {r['sealed_speedup']:.1f}x faster")
+    return "\n".join(lines)
