@@ -8,7 +8,7 @@
 #    nothing is lost). PONG is not an issue.
 # 2. Prices and sizes become integer micro-units exactly (polyarb.core.numbers; "" counts as 0
 #    for size_matched). Timestamps: digits are seconds, ms, us or ns by magnitude; ISO 8601
-#    text is accepted too (REST listings use it).
+#    text is accepted too (REST listings use it); a time before 1970 or past 2^63 ns is none.
 # 3. A trade is ours as TAKER (top-level side/size/price, order = taker_order_id) or as MAKER
 #    (each maker_orders entry whose owner is our API key or whose maker_address is our funder:
 #    its own asset_id, side, price and matched_amount; a missing side is derived: opposite of
@@ -55,6 +55,7 @@ SETTLEMENT: Final[dict[str, SettlementStatus]] = {
 }
 CONTROL_TEXTS: Final = frozenset({"PONG", "PING"})
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_NS: Final = 2**63  # a venue time must fit a signed 64-bit column (DuckDB BIGINT)
 
 
 class UserIdentity:
@@ -100,7 +101,7 @@ def to_ns(value: object) -> int | None:
     for limit, scale in ((10**11, 10**9), (10**14, 10**6), (10**17, 10**3)):
         if n < limit:
             return n * scale
-    return n
+    return n if n < _MAX_NS else None
 
 
 def _iso_ns(text: str) -> int | None:
@@ -111,7 +112,8 @@ def _iso_ns(text: str) -> int | None:
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
     delta = stamp - _EPOCH  # exact integer parts: no float on the way
-    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1_000
+    ns = (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1_000
+    return ns if 0 < ns < _MAX_NS else None  # like digits: before 1970 is no time at all
 
 
 def _first_ns(obj: dict[str, Any], *names: str) -> int | None:
@@ -202,7 +204,8 @@ def parse_trade(obj: dict[str, Any], ts_ns: int, me: UserIdentity) -> list[Trade
         "ts_recv_ns": ts_ns, "status": status,
         "transaction_hash": str(obj.get("transaction_hash") or ""),
         "ts_venue_ns": _first_ns(obj, "timestamp", "last_update", "match_time", "matchtime")}
-    makers = [m for m in obj.get("maker_orders") or [] if isinstance(m, dict)
+    entries = obj.get("maker_orders")
+    makers = [m for m in (entries if isinstance(entries, list) else []) if isinstance(m, dict)
               and me.is_ours(m.get("owner"), m.get("maker_address"))]
     role = obj.get("trader_side")
     if role == "TAKER" or (role != "MAKER" and not makers):
