@@ -145,8 +145,9 @@ def run_memory(tokens: int = 10_000, levels: int = 20, profile: bool | None = No
         profile: True always, False never, None only when RSS is above the target.
 
     Returns:
-        tokens, levels, baseline_mb, loaded_mb, delta_mb, bytes_per_level, target_mb, and
-        `profile` (traced_mb and the top allocation sites) when profiled, else None.
+        tokens, levels, baseline_mb, loaded_mb, delta_mb, bytes_per_level, target_mb,
+        live_books and levels_held (what the engine really holds), and `profile` (traced_mb
+        and the top allocation sites) when profiled, else None.
     """
     if tokens < 2:
         raise ValueError("tokens must be at least 2 (one binary market)")
@@ -159,7 +160,7 @@ def run_memory(tokens: int = 10_000, levels: int = 20, profile: bool | None = No
         "tokens": tokens, "levels": levels, "baseline_mb": round(got["baseline_rss"] / _MB, 1),
         "loaded_mb": round(got["loaded_rss"] / _MB, 1), "delta_mb": round(delta / _MB, 1),
         "bytes_per_level": round(delta / (tokens * levels * 2), 1), "target_mb": TARGET_MB,
-        "profile": None,
+        "live_books": got["live_books"], "levels_held": got["levels_held"], "profile": None,
     }
     if profile or (profile is None and got["loaded_rss"] > TARGET_MB * _MB):
         prof = _child(tokens, levels, True)
@@ -175,7 +176,8 @@ def render(r: dict[str, Any]) -> str:
         f"engine RSS      {r['loaded_mb']:,.1f} MB  (target <= {r['target_mb']:.0f} MB at "
         f"10,000 tokens x 20 levels)  for {r['tokens']:,} tokens x {r['levels']} levels/side",
         f"baseline RSS    {r['baseline_mb']:,.1f} MB  (python + polyarb imported)",
-        f"delta           {r['delta_mb']:,.1f} MB  = {r['bytes_per_level']:,.0f} bytes per level",
+        f"delta           {r['delta_mb']:,.1f} MB  = {r['bytes_per_level']:,.0f} bytes per level "
+        f"({r['live_books']:,} live books holding {r['levels_held']:,} levels)",
     ]
     prof = r["profile"]
     if prof is not None:
