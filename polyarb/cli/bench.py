@@ -204,3 +204,28 @@ def startup(
     except StartupError as exc:
         raise _usage(str(exc)) from exc
     _emit(result, as_json, render)
+
+
+@bench_app.command("ws")
+def ws(
+    rates: list[float] = typer.Option(
+        [5_000.0, 0.0], "--rate", min=0,
+        help="Frames/s the simulator sends (0: full speed); repeat for several runs."),
+    seconds: float = typer.Option(5.0, "--seconds", min=0.1, help="Sending time per run."),
+    markets: int = typer.Option(100, "--markets", min=1, help="Binary markets in the feed."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object ({'runs': [...]})."),
+) -> None:
+    """Simulator -> loopback ws -> `polyarb run`'s feed and engine loop (frames/s, latency)."""
+    from polyarb.bench.ws import BenchError, render, run_ws
+
+    results = []
+    for rate in rates:
+        try:
+            results.append(run_ws(rate, seconds, markets))
+        except BenchError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        if not as_json:
+            typer.echo(render(results[-1]))
+    if as_json:
+        typer.echo(json.dumps({"runs": results}, sort_keys=True))

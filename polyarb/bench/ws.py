@@ -1,0 +1,389 @@
+# `polyarb bench ws`: the simulator streams market frames over loopback to the feed of `polyarb
+# run`, at a fixed rate or at full speed; we report sustained frames/s and wire->decision latency.
+#
+# Rules:
+# 1. Two processes, one clock. The simulator (SimServer, its websocket endpoint and subscription
+#    handling) runs in a spawned child, so it does not share the engine's core or GIL. Both
+#    sides stamp with time.monotonic_ns, a system-wide clock (CLOCK_MONOTONIC on Linux), so
+#    stamps from the two processes compare directly.
+# 2. The measured path is exactly `polyarb run`'s, built by its own startup functions: journal
+#    opened from a default RunConfig (default durability, group commit poller), RunStarted and
+#    MarketsLoaded through EngineLoop.handle, MarketFeed -> QueueSink -> EngineLoop.run, with the
+#    ticker and the book resync running. The one difference: order actions are journaled and
+#    synced but never sent (no venue), as in `polyarb bench pipeline`.
+# 3. Wire -> decision: from the child's stamp taken just before it writes a frame to the socket,
+#    to the moment EngineLoop.handle returns for that frame (journaled, applied, decisions
+#    journaled). Frames are matched by content (FIFO per distinct frame), so sharding over
+#    several connections and a cycled feed both match correctly.
+# 4. Frames are the deterministic generated feed (polyarb.bench.feedgen, the one `bench pipeline`
+#    uses: realistic mix, arbitrage windows), cycled when a run needs more than the pool. The
+#    simulator's own scenario is not the source: it tops out below the full-speed target, so it,
+#    not the engine, would be measured.
+# 5. Pacing: a fixed rate follows a schedule (frame k due at start + k/rate) with sub-ms sleeps;
+#    full speed writes back to back and lets TCP backpressure (aiohttp's drain) set the pace.
+# 6. Numbers are returned and printed, never judged.
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import multiprocessing as mp
+import queue
+import tempfile
+import time
+from array import array
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from polyarb.bench.feedgen import FeedGenerator
+from polyarb.events.base import Decision
+from polyarb.events.decisions import FrameRejected
+
+TARGET_FPS = 50_000
+TARGET_RATE = 5_000
+TARGET_P99_US = 500
+POOL_MAX = 100_000  # distinct frames generated; longer runs cycle them (rule 4)
+_START_TIMEOUT_S = 60.0
+_DRAIN_TIMEOUT_S = 30.0
+Send = Callable[[bytes], Awaitable[None]]
+
+
+class BenchError(RuntimeError):
+    """The benchmark could not run (the simulator died, nobody subscribed, ...)."""
+
+
+# --- the simulator process -------------------------------------------------------------------
+
+
+def _sim_main(feed_path: str, rate: float, seconds: float, out: Any, inbox: Any) -> None:
+    """Entry point of the child process: serve, stream, report the send stamps, wait for stop."""
+    try:
+        asyncio.run(_sim(feed_path, rate, seconds, out, inbox))
+    except Exception as exc:  # reported to the parent, which raises BenchError
+        out.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+async def _sim(feed_path: str, rate: float, seconds: float, out: Any, inbox: Any) -> None:
+    from polyarb.sim.server import ServerConfig, SimServer
+
+    frames = Path(feed_path).read_text(encoding="utf-8").splitlines()
+    routes = [_route(f) for f in frames]
+    server = SimServer(ServerConfig())
+    await server.start()
+    try:
+        out.put(("ready", server.ws_url + "/market"))
+        plan = await _wait_subscribed(server.venue.market_hub, frames, routes)
+        stamps = await (_paced(plan, rate, seconds) if rate > 0 else _flood(plan, seconds))
+        out.put(("done", stamps))
+        await asyncio.to_thread(inbox.get)  # "stop": the client has drained and closed
+    finally:
+        await server.stop()
+
+
+def _route(frame: str) -> str:
+    """The asset a frame is about (the subscription that routes it)."""
+    msg = orjson.loads(frame)
+    if isinstance(msg, list):
+        msg = msg[0]
+    changes = msg.get("price_changes")
+    return str(changes[0]["asset_id"] if changes else msg["asset_id"])
+
+
+async def _wait_subscribed(hub: Any, frames: list[str],
+                           routes: list[str]) -> list[tuple[bytes, Send]]:
+    """Wait until every routed asset has a subscriber; pair each frame with its writer."""
+    from aiohttp import WSMsgType
+
+    needed = set(routes)
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while not all(hub.subs.get(t) for t in needed):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the client did not subscribe to every asset")
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)  # let the client's feed settle (its first frames, its keeper)
+    senders: dict[Any, Send] = {}
+    plan = []
+    for frame, token in zip(frames, routes, strict=True):
+        conn = next(iter(hub.subs[token]))
+        send = senders.get(conn)
+        if send is None:
+            send = senders[conn] = functools.partial(conn.outbox.ws.send_frame,
+                                                     opcode=WSMsgType.TEXT)
+        plan.append((frame.encode(), send))
+    return plan
+
+
+async def _paced(plan: list[tuple[bytes, Send]], rate: float, seconds: float) -> array[int]:
+    """Send on a fixed schedule (rule 5); returns the stamp of each frame sent."""
+    clock, stamps, n = time.monotonic_ns, array("q"), len(plan)
+    interval = 1e9 / rate
+    start = clock() + 1_000_000
+    for k in range(max(1, int(rate * seconds))):
+        due = start + int(k * interval)
+        wait = due - clock()
+        if wait > 2_000_000:  # long gaps: let the server's loop run meanwhile
+            await asyncio.sleep((wait - 1_000_000) / 1e9)
+            wait = due - clock()
+        if wait > 0:
+            time.sleep(wait / 1e9)  # sub-ms precision the event loop's timer lacks
+        frame, send = plan[k % n]
+        stamps.append(clock())
+        try:
+            await send(frame)
+        except ConnectionError:
+            stamps.pop()
+            break
+        await asyncio.sleep(0)  # the transport writes now; the server handles its input
+    return stamps
+
+
+async def _flood(plan: list[tuple[bytes, Send]], seconds: float) -> array[int]:
+    """Send back to back for `seconds`; TCP backpressure paces (rule 5)."""
+    clock, stamps, n = time.monotonic_ns, array("q"), len(plan)
+    end = clock() + int(seconds * 1e9)
+    k = 0
+    while True:
+        frame, send = plan[k % n]
+        stamps.append(clock())
+        try:
+            await send(frame)  # suspends only while the transport is paused (drain)
+        except ConnectionError:
+            stamps.pop()
+            break
+        k += 1
+        if k & 127 == 0:
+            if clock() >= end:
+                break
+            await asyncio.sleep(0)
+    return stamps
+
+
+# --- the engine side (this process) ----------------------------------------------------------
+
+
+class _Recorder:
+    """Wraps EngineLoop.handle: the done stamp and the frame's id, for every known frame."""
+
+    def __init__(self, index: dict[str, int]) -> None:
+        self.index = index
+        self.uids: array[int] = array("q")
+        self.done: array[int] = array("q")
+        self.rejected = 0
+
+    def install(self, loop: Any) -> None:
+        from polyarb.runtime.loop import Frame
+
+        handle, get, clock = loop.handle, self.index.get, time.monotonic_ns
+        uids, done = self.uids, self.done
+
+        def timed(item: Any) -> list[Decision]:
+            decisions: list[Decision] = handle(item)
+            if type(item) is Frame:
+                t = clock()  # first thing after handle: the id lookup is not in the latency
+                uid = get(item.data)  # type: ignore[arg-type]
+                if uid is not None:
+                    uids.append(uid)
+                    done.append(t)
+            return decisions
+
+        loop.handle = timed
+        loop.observers.append(self._observe)
+
+    def _observe(self, decision: Decision) -> None:
+        if type(decision) is FrameRejected:
+            self.rejected += 1
+
+
+def _noop(_decision: Decision) -> None:
+    """No venue: order actions are journaled and synced, never sent (rule 2)."""
+
+
+async def _get(q: Any, timeout: float, proc: Any) -> tuple[str, Any]:
+    """The child's next message; BenchError when it reports one, dies or stays silent."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            msg: tuple[str, Any] = await asyncio.to_thread(q.get, True, 0.5)
+        except queue.Empty:
+            if not proc.is_alive():
+                raise BenchError(f"the simulator process exited ({proc.exitcode})") from None
+            if time.monotonic() > deadline:
+                raise BenchError("the simulator process did not answer in time") from None
+            continue
+        if msg[0] == "error":
+            raise BenchError(f"simulator: {msg[1]}")
+        return msg
+
+
+async def _engine(infos: Sequence[Any], index: dict[str, int], journal: Path, seconds: float,
+                  out: Any, proc: Any) -> dict[str, Any]:
+    """Run `polyarb run`'s engine side against the child's simulator (rule 2)."""
+    from polyarb.config import RunConfig, RunSection
+    from polyarb.runtime import startup
+    from polyarb.runtime.counters import Counters
+    from polyarb.runtime.loop import EngineLoop, poll_forever, tick_forever
+    from polyarb.runtime.resync import Resync
+    from polyarb.runtime.sinks import QueueSink
+    from polyarb.venues.polymarket.feed import MarketFeed
+
+    _, url = await _get(out, _START_TIMEOUT_S, proc)
+    config = RunConfig(run=RunSection(journal_dir=str(journal)))
+    hook = startup.HookTarget()
+    writer = startup.open_writer(config, hook)
+    try:
+        rebuilt = startup.rebuild_engine(writer)
+        loop = EngineLoop(writer, startup.engine_of(rebuilt, config), _noop, Counters())
+        hook.loop = loop
+        startup.start_run(loop, rebuilt, config, "r-bench-ws", "sim", time.time_ns)
+        startup.load_into(loop, infos, "bench", time.time_ns)
+        rec = _Recorder(index)
+        rec.install(loop)
+        feed = MarketFeed(url, QueueSink(loop, "market"),
+                          tokens_per_connection=config.venue.tokens_per_connection)
+        feed.subscribe([t.token_id for m in infos for t in m.tokens])
+        resync = Resync(feed)
+        loop.observers.append(resync.observe)
+        consumer = asyncio.create_task(loop.run(), name="engine-loop")
+        others = [asyncio.create_task(c) for c in (
+            feed.run(), resync.run_forever(config.run.tick_ms / 1000),
+            tick_forever(loop, config.run.tick_ms / 1000, time.time_ns),
+            poll_forever(writer, config.journal.batch_ms / 1000))]
+        _, stamps = await _get(out, seconds + _START_TIMEOUT_S, proc)
+        deadline = time.monotonic() + _DRAIN_TIMEOUT_S
+        while len(rec.done) < len(stamps) and time.monotonic() < deadline and not consumer.done():
+            await asyncio.sleep(0.01)
+        conns = len(feed.assignment)
+        await feed.close()
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        loop.stop_consumer()
+        await consumer  # re-raises an engine failure
+        writer.sync()
+        counts = loop.counters
+        return {"stamps": stamps, "uids": rec.uids, "done": rec.done, "conns": conns,
+                "rejected": rec.rejected, "opportunities": counts.opportunities,
+                "decisions": counts.decisions}
+    finally:
+        writer.close()
+
+
+# --- one run, and its figures ----------------------------------------------------------------
+
+
+def run_ws(rate: float, seconds: float, markets: int, seed: int = 1) -> dict[str, Any]:
+    """One measured run: the simulator sends for `seconds` at `rate` frames/s (0: full speed).
+
+    Args:
+        rate: frames per second the simulator sends; 0 sends as fast as the client takes them.
+        seconds: how long the simulator sends.
+        markets: binary markets in the generated feed (2 tokens each).
+        seed: the feed generator's seed.
+
+    Returns:
+        rate, seconds, markets, tokens, connections, sent, handled, matched, sim_frames_per_s,
+        frames_per_s, p50_us, p99_us, p999_us, max_us, mean_us, rejected, opportunities,
+        decisions.
+
+    Raises:
+        BenchError: the simulator process failed or the client never subscribed.
+        ValueError: bad arguments.
+    """
+    if rate < 0 or seconds <= 0 or markets < 1:
+        raise ValueError("need rate >= 0, seconds > 0 and markets >= 1")
+    gen = FeedGenerator(markets, seed=seed)
+    want = rate * seconds if rate > 0 else 60_000 * seconds
+    frames = list(gen.frames(max(2 * markets + 1, min(POOL_MAX, math.ceil(want)))))
+    index: dict[str, int] = {}
+    uid_of = [index.setdefault(f, i) for i, f in enumerate(frames)]
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="polyarb-bench-ws-") as tmp:
+        feed_path = Path(tmp) / "feed.ndjson"
+        feed_path.write_text("\n".join(frames) + "\n", encoding="utf-8")
+        out, inbox = ctx.Queue(), ctx.Queue()
+        proc = ctx.Process(target=_sim_main, args=(str(feed_path), rate, seconds, out, inbox),
+                           name="polyarb-bench-sim", daemon=True)
+        proc.start()
+        try:
+            raw = asyncio.run(_engine(gen.market_infos(), index, Path(tmp) / "journal", seconds,
+                                      out, proc))
+        finally:
+            inbox.put("stop")
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+    lat = _latencies(raw["stamps"], uid_of, raw["uids"], raw["done"])
+    return _summary(rate, seconds, markets, raw, lat)
+
+
+def _latencies(stamps: Sequence[int], uid_of: list[int], uids: Sequence[int],
+               done: Sequence[int]) -> list[int]:
+    """Wire -> decision ns per handled frame, matched by content in FIFO order (rule 3)."""
+    n = len(uid_of)
+    sent: dict[int, deque[int]] = {}
+    for k, stamp in enumerate(stamps):
+        uid = uid_of[k % n]
+        q = sent.get(uid)
+        if q is None:
+            q = sent[uid] = deque()
+        q.append(stamp)
+    lat = []
+    for uid, t in zip(uids, done, strict=True):
+        q = sent.get(uid)
+        if q:
+            lat.append(t - q.popleft())
+    return lat
+
+
+def _pct(sorted_ns: list[int], q: float) -> float:
+    """Nearest-rank percentile of sorted ns, in µs."""
+    if not sorted_ns:
+        return 0.0
+    rank = max(1, min(len(sorted_ns), math.ceil(q / 100 * len(sorted_ns))))
+    return round(sorted_ns[rank - 1] / 1000, 1)
+
+
+def _summary(rate: float, seconds: float, markets: int, raw: dict[str, Any],
+             lat: list[int]) -> dict[str, Any]:
+    stamps, done = raw["stamps"], raw["done"]
+    sent, handled = len(stamps), len(done)
+    send_s = (stamps[-1] - stamps[0]) / 1e9 if sent > 1 else 0.0
+    span_s = (done[-1] - stamps[0]) / 1e9 if sent and handled else 0.0
+    lat.sort()
+    return {
+        "rate": rate, "seconds": seconds, "markets": markets, "tokens": 2 * markets,
+        "connections": raw["conns"], "sent": sent, "handled": handled, "matched": len(lat),
+        "sim_frames_per_s": round(sent / send_s, 1) if send_s > 0 else 0.0,
+        "frames_per_s": round(handled / span_s, 1) if span_s > 0 else 0.0,
+        "p50_us": _pct(lat, 50), "p99_us": _pct(lat, 99), "p999_us": _pct(lat, 99.9),
+        "max_us": round(lat[-1] / 1000, 1) if lat else 0.0,
+        "mean_us": round(sum(lat) / len(lat) / 1000, 1) if lat else 0.0,
+        "rejected": raw["rejected"], "opportunities": raw["opportunities"],
+        "decisions": raw["decisions"],
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    """The text report of one run, with the targets next to the figures (never judged)."""
+    r = result
+    mode = "full speed" if not r["rate"] else f"{r['rate']:,.0f} frames/s"
+    fps_target = f"  (target >= {TARGET_FPS:,} at full speed)" if not r["rate"] else ""
+    lat_target = (f"  (target p99 <= {TARGET_P99_US} µs at {TARGET_RATE:,}/s)"
+                  if r["rate"] else "")
+    return "\n".join([
+        f"bench ws: {mode}, {r['seconds']:g} s, {r['markets']:,} markets ({r['tokens']:,} tokens)"
+        f" on {r['connections']} connection(s)",
+        f"  sent            {r['sent']:,} frames ({r['sim_frames_per_s']:,.0f} frames/s)",
+        f"  handled         {r['handled']:,} frames ({r['matched']:,} matched)",
+        f"  frames/s        {r['frames_per_s']:,.0f}{fps_target}",
+        f"  wire->decision  p50 {r['p50_us']:,.1f} µs  p99 {r['p99_us']:,.1f} µs  "
+        f"p99.9 {r['p999_us']:,.1f} µs  max {r['max_us']:,.1f} µs  mean {r['mean_us']:,.1f} µs"
+        f"{lat_target}",
+        f"  decisions       {r['decisions']:,} ({r['opportunities']:,} opportunities, "
+        f"{r['rejected']:,} rejected)",
+    ])
