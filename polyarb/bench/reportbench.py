@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import statistics
@@ -72,6 +73,10 @@ def baseline_sql(root: Path, sealed: bool) -> str:
             "format='newline_delimited', records=true, columns={'seq': 'BIGINT'})")
 
 
+def _fetch_all(con: Any, sql: str) -> object:
+    return con.execute(sql).fetchall()
+
+
 def measure(root: Path, n: int, repeat: int, sealed: bool) -> dict[str, Any]:
     """Time the four queries on one source (rule 1); returns {name: timed(...)} plus sums.
 
@@ -88,7 +93,7 @@ def measure(root: Path, n: int, repeat: int, sealed: bool) -> dict[str, Any]:
             raise ReportBenchError(f"{root} holds {got and got[0]} records, not {n}")
         out: dict[str, Any] = {}
         for name, sql in zip(QUERY_NAMES, (base, PNL, KINDS, BOTH), strict=True):
-            out[name] = timed(lambda sql=sql: con.execute(sql).fetchall(), repeat)
+            out[name] = timed(functools.partial(_fetch_all, con, sql), repeat)
     finally:
         con.close()
     out["pnl_plus_kinds_s"] = round(out["pnl"]["best_s"] + out["kinds"]["best_s"], 4)
