@@ -41,6 +41,7 @@ from polyarb.events.inputs import (
 Verdict = Literal["ok", "rejected", "unknown", "retry"]
 RETRY_STATUSES: Final = frozenset({425, 429, 502, 503, 504})
 MAX_TEXT: Final = 300
+_CLIPPED: Final = "..."  # what clip() puts after a cut text
 VERSION_MISMATCH: Final = "order_version_mismatch"
 TRADING_OFF: Final = ("Trading is currently disabled", "Trading is currently cancel-only")
 _DELAYED: Final = "order match delayed"
@@ -91,7 +92,16 @@ class Redactor:
         for value in self._values:
             if value in text:
                 text = text.replace(value, _REDACTED)
+        if text.endswith(_CLIPPED):  # clip() may have cut a secret: its head ends the text
+            text = self._redact_cut_tail(text[:-len(_CLIPPED)]) + _CLIPPED
         return text
+
+    def _redact_cut_tail(self, body: str) -> str:
+        for value in self._values:
+            for n in range(len(value) - 1, 3, -1):
+                if body.endswith(value[:n]):
+                    return body[:-n] + _REDACTED
+        return body
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._values)} values)"
@@ -113,7 +123,7 @@ def verdict(status: int | None, *, idempotent: bool) -> Verdict:
 def clip(text: str) -> str:
     """One line of at most MAX_TEXT printable characters."""
     flat = "".join(ch if ch.isprintable() else " " for ch in text).strip()
-    return flat if len(flat) <= MAX_TEXT else flat[:MAX_TEXT - 3] + "..."
+    return flat if len(flat) <= MAX_TEXT else flat[:MAX_TEXT - 3] + _CLIPPED
 
 
 def error_text(body: bytes) -> str:
