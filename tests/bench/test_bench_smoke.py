@@ -49,6 +49,7 @@ CASES: list[tuple[str, list[str], str]] = [
         ["--sizes", "1K", "--repeat", "1"],
         rf"ndjson\s+baseline\s+best\s+[\d.]+ s\s+median\s+[\d.]+ s\s+{NUM} M rows/s",
     ),
+    ("bench_nautilus", ["--frames", "300", "--markets", "3"], rf"polyarb\s+{NUM} µs/frame"),
 ]
 
 
