@@ -219,10 +219,9 @@ async def _get(q: Any, timeout: float, proc: Any) -> tuple[str, Any]:
         return msg
 
 
-async def _engine(infos: Sequence[Any], index: dict[str, int], journal: Path, seconds: float,
+async def _engine(infos: Sequence[Any], index: dict[str, int], config: Any, seconds: float,
                   out: Any, proc: Any) -> dict[str, Any]:
     """Run `polyarb run`'s engine side against the child's simulator (rule 2)."""
-    from polyarb.config import RunConfig, RunSection
     from polyarb.runtime import startup
     from polyarb.runtime.counters import Counters
     from polyarb.runtime.loop import EngineLoop, poll_forever, tick_forever
@@ -231,7 +230,6 @@ async def _engine(infos: Sequence[Any], index: dict[str, int], journal: Path, se
     from polyarb.venues.polymarket.feed import MarketFeed
 
     _, url = await _get(out, _START_TIMEOUT_S, proc)
-    config = RunConfig(run=RunSection(journal_dir=str(journal)))
     hook = startup.HookTarget()
     writer = startup.open_writer(config, hook)
     try:
@@ -275,7 +273,8 @@ async def _engine(infos: Sequence[Any], index: dict[str, int], journal: Path, se
 # --- one run, and its figures ----------------------------------------------------------------
 
 
-def run_ws(rate: float, seconds: float, markets: int, seed: int = 1) -> dict[str, Any]:
+def run_ws(rate: float, seconds: float, markets: int, seed: int = 1,
+           durability: str | None = None) -> dict[str, Any]:
     """One measured run: the simulator sends for `seconds` at `rate` frames/s (0: full speed).
 
     Args:
@@ -283,11 +282,13 @@ def run_ws(rate: float, seconds: float, markets: int, seed: int = 1) -> dict[str
         seconds: how long the simulator sends.
         markets: binary markets in the generated feed (2 tokens each).
         seed: the feed generator's seed.
+        durability: the journal policy ("none", "batch", "always"); None: `polyarb run`'s
+            default.
 
     Returns:
-        rate, seconds, markets, tokens, connections, sent, handled, matched, sim_frames_per_s,
-        frames_per_s, p50_us, p99_us, p999_us, max_us, mean_us, rejected, opportunities,
-        decisions.
+        rate, seconds, markets, durability, tokens, connections, sent, handled, matched,
+        sim_frames_per_s, frames_per_s, p50_us, p99_us, p999_us, max_us, mean_us, rejected,
+        opportunities, decisions.
 
     Raises:
         BenchError: the simulator process failed or the client never subscribed.
@@ -295,6 +296,11 @@ def run_ws(rate: float, seconds: float, markets: int, seed: int = 1) -> dict[str
     """
     if rate < 0 or seconds <= 0 or markets < 1:
         raise ValueError("need rate >= 0, seconds > 0 and markets >= 1")
+    from polyarb.config import JournalSection, RunConfig, RunSection
+
+    policy = durability if durability is not None else JournalSection().durability
+    if policy not in ("none", "batch", "always"):
+        raise ValueError(f"durability must be none, batch or always, not {policy!r}")
     gen = FeedGenerator(markets, seed=seed)
     want = rate * seconds if rate > 0 else 60_000 * seconds
     frames = list(gen.frames(max(2 * markets + 1, min(POOL_MAX, math.ceil(want)))))
@@ -309,8 +315,9 @@ def run_ws(rate: float, seconds: float, markets: int, seed: int = 1) -> dict[str
                            name="polyarb-bench-sim", daemon=True)
         proc.start()
         try:
-            raw = asyncio.run(_engine(gen.market_infos(), index, Path(tmp) / "journal", seconds,
-                                      out, proc))
+            config = RunConfig(run=RunSection(journal_dir=str(Path(tmp) / "journal")),
+                               journal=JournalSection(durability=policy))  # type: ignore[arg-type]
+            raw = asyncio.run(_engine(gen.market_infos(), index, config, seconds, out, proc))
         finally:
             inbox.put("stop")
             proc.join(timeout=10)
@@ -318,7 +325,7 @@ def run_ws(rate: float, seconds: float, markets: int, seed: int = 1) -> dict[str
                 proc.terminate()
                 proc.join(timeout=5)
     lat = _latencies(raw["stamps"], uid_of, raw["uids"], raw["done"])
-    return _summary(rate, seconds, markets, raw, lat)
+    return {**_summary(rate, seconds, markets, raw, lat), "durability": policy}
 
 
 def _latencies(stamps: Sequence[int], uid_of: list[int], uids: Sequence[int],
@@ -377,7 +384,7 @@ def render(result: dict[str, Any]) -> str:
                   if r["rate"] else "")
     return "\n".join([
         f"bench ws: {mode}, {r['seconds']:g} s, {r['markets']:,} markets ({r['tokens']:,} tokens)"
-        f" on {r['connections']} connection(s)",
+        f" on {r['connections']} connection(s), journal durability {r['durability']}",
         f"  sent            {r['sent']:,} frames ({r['sim_frames_per_s']:,.0f} frames/s)",
         f"  handled         {r['handled']:,} frames ({r['matched']:,} matched)",
         f"  frames/s        {r['frames_per_s']:,.0f}{fps_target}",

@@ -213,6 +213,8 @@ def ws(
         help="Frames/s the simulator sends (0: full speed); repeat for several runs."),
     seconds: float = typer.Option(5.0, "--seconds", min=0.1, help="Sending time per run."),
     markets: int = typer.Option(100, "--markets", min=1, help="Binary markets in the feed."),
+    durability: str | None = typer.Option(
+        None, "--durability", help="Journal policy: none, batch or always (default: run's)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object ({'runs': [...]})."),
 ) -> None:
     """Simulator -> loopback ws -> `polyarb run`'s feed and engine loop (frames/s, latency)."""
@@ -221,7 +223,9 @@ def ws(
     results = []
     for rate in rates:
         try:
-            results.append(run_ws(rate, seconds, markets))
+            results.append(run_ws(rate, seconds, markets, durability=durability))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
         except BenchError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
