@@ -33,6 +33,7 @@ from polyarb.config_check import (
     refuse_floats,
     refuse_secrets,
     refuse_unknown,
+    toml_problem,
 )
 from polyarb.core.config import EngineConfig
 
@@ -89,6 +90,10 @@ class VenueSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         for name, schemes in (("clob_url", ("http", "https")), ("gamma_url", ("http", "https")),
                               ("ws_market_url", ("ws", "wss")), ("ws_user_url", ("ws", "wss"))):
             url = urllib.parse.urlsplit(getattr(self, name))
+            try:
+                url.port  # noqa: B018 (raises on a port outside 0..65535; redacted() reads it)
+            except ValueError:
+                raise ValueError(f"venue.{name} has a bad port") from None
             if url.scheme not in schemes or not url.hostname:
                 raise ValueError(f"venue.{name} must be a {' or '.join(schemes)} URL")
         if self.heartbeat_interval_s < 1 or self.request_timeout_s < 1:
@@ -236,8 +241,8 @@ def parse_config(text: str, source: str = DEFAULT_PATH) -> RunConfig:
     """
     try:
         table = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, a 5000-digit int, [[[[...
+        raise ConfigError(f"{source}: not valid TOML: {toml_problem(exc)}") from None
     refuse_secrets(table, source)
     refuse_unknown(table, RunConfig, source)
     engine = table.get("engine")

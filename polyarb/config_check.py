@@ -111,6 +111,17 @@ def refuse_floats(table: Mapping[str, Any], source: str, prefix: str) -> None:
                 "\"0.04\"")
 
 
+def toml_problem(exc: ValueError | RecursionError) -> str:
+    """What is wrong with a TOML (or JSON) text the parser refused, for a ConfigError.
+
+    The parsers also raise plain ValueError (an integer of thousands of digits) and
+    RecursionError (arrays nested thousands deep); those become errors like any other.
+    """
+    if isinstance(exc, RecursionError):
+        return "values nested too deeply"
+    return str(exc)
+
+
 def describe_validation(exc: msgspec.ValidationError, source: str) -> ConfigError:
     """A ConfigError from msgspec's message, with `$.a.b` turned into the key path `a.b`."""
     text = str(exc)

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from polyarb import config as run_config
+from polyarb.config_check import toml_problem
 from polyarb.core.config import EngineConfig
 
 # The run config's own tables: a file with any of them is a whole polyarb.toml (rule 1).
@@ -55,10 +56,12 @@ def load_engine_config(path: Path | str) -> EngineConfig:
             data = json.loads(text, parse_float=_refuse_float, parse_constant=_refuse_constant)
         else:
             raise ConfigError(f"{p}: config must be a .toml or .json file")
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: not valid {suffix[1:].upper()}: {exc}") from None
+    except ConfigError:
+        raise
     except _FloatFound as exc:
         raise ConfigError(f"{p}: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # bad syntax or UTF-8, a huge int, [[[[...
+        raise ConfigError(f"{p}: not valid {suffix[1:].upper()}: {toml_problem(exc)}") from None
     return engine_config_from(data, source=str(p))
 
 
