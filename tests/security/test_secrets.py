@@ -20,7 +20,7 @@ from polyarb.cli import app
 from polyarb.config import RunConfig
 from polyarb.events import PlaceOrders, RunStarted
 from polyarb.journal import iter_records, layout
-from polyarb.reports.run_report import FORMATS, REPORTS
+from polyarb.reports.run_report import FORMATS, REPORTS, render, run_report
 from polyarb.runtime.backends import sim_scenario
 from polyarb.sim.server import DEV_PRIVATE_KEY, ServerConfig, ServerThread, SimServer
 from polyarb.venues.polymarket.credentials import ApiCredentials
@@ -98,6 +98,9 @@ def markers(sim: Sim, derived_run: LiveRun) -> Markers:
     derived (read after the run, so the engine's own derived keys are among them)."""
     found = Markers()
     found.add("private key", DEV_PRIVATE_KEY)
+    key_hex = DEV_PRIVATE_KEY.removeprefix("0x")  # any 16 hex digits of it count as a leak
+    found.forms["private key fragment"] = [key_hex[i:i + 16].encode()
+                                           for i in range(len(key_hex) - 15)]
     found.add("marker api key", MARKER_API_KEY)
     found.add("marker secret", MARKER_SECRET)
     found.add("marker passphrase", MARKER_PASSPHRASE)
@@ -135,10 +138,11 @@ def test_secrets_every_report_in_every_format_holds_no_marker(derived_run: LiveR
     texts = []
     for name in REPORTS:
         extra = [placed.orders[0].client_order_id] if name == "audit" else []
-        for fmt in FORMATS:
-            code, out = _cli("report", name, *extra, "--journal-dir", root, "--format", fmt)
-            assert code == 0, out
-            texts.append((f"report {name} --format {fmt}", out))
+        code, out = _cli("report", name, *extra, "--journal-dir", root)  # what a user types
+        assert code == 0, out
+        texts.append((f"report {name}", out))
+        result = run_report(name, [root], order_id=extra[0] if extra else None)
+        texts += [(f"report {name} as {fmt}", render(result, fmt)) for fmt in FORMATS]
 
     assert scan_texts(markers, texts) == []
 
@@ -171,6 +175,7 @@ def test_secrets_marker_api_credentials_fail_auth_without_leaking(
     texts = [("run stdout", run.stdout), ("run stderr", run.stderr)]
     hits, _ = scan_tree(markers, run.journal) if run.journal.exists() else ([], 0)
 
+    assert "Unauthorized" in run.stderr  # the 401 path ran (and was logged)
     assert scan_texts(markers, texts) == [] and hits == []
 
 
