@@ -10,10 +10,12 @@ from collections import Counter
 from pathlib import Path
 
 import duckdb
+import msgspec
 import pytest
 from typer.testing import CliRunner
 
 from polyarb.cli import app
+from polyarb.core.config import EngineConfig
 from polyarb.journal import iter_records, layout
 from polyarb.journal.seal import seal_day
 from polyarb.reports.run_report import open_report_db, run_report
@@ -26,8 +28,12 @@ DAY1 = "2025-12-27"
 
 def _shard(root: Path, tag: str, no_ask: int) -> None:
     """One run trading one market `0x<tag>`: a complete set bought (YES ask 0.45, NO ask
-    no_ask), filled, resolved to YES; then a second UTC day, so the first one is closed."""
-    run = JournalRun(root)
+    no_ask), filled, resolved to YES; then a second UTC day, so the first one is closed. The
+    shard's client ids carry its own prefix (`<tag>-o1`), as docs/scaling.md advises."""
+    base = EngineConfig()
+    config = msgspec.structs.replace(base, execution=msgspec.structs.replace(
+        base.execution, client_id_prefix=tag))
+    run = JournalRun(root, config)
     run.run_started(f"run-{tag}")
     run.load(market_info(f"0x{tag}", f"Y-{tag}", f"N-{tag}"))
     run.book(f"Y-{tag}", [(400_000, 100 * USD)], [(450_000, 40 * USD)])
@@ -158,3 +164,13 @@ def test_report_cli_several_journal_dirs_sum_and_name_a_missing_one(
     assert {r["market_id"] for r in rows} == {"0xaa", "0xbb"}
     assert sum(int(r["realized_micros"]) for r in rows) == 2 * USD + 28 * USD // 10
     assert missing.exit_code == 2 and "nope" in missing.output
+
+
+def test_report_shards_audit_finds_an_order_in_its_own_shard_only(
+        shards: tuple[Path, Path]) -> None:
+    a, b = shards
+
+    chain = run_report("audit", [a, b], order_id="bb-o1")
+
+    assert chain.rows and run_report("audit", [a], order_id="bb-o1").rows == []
+    assert Counter(chain.rows) == Counter(run_report("audit", [b], order_id="bb-o1").rows)
