@@ -325,7 +325,8 @@ def test_fuzz_sim_user_socket_any_frames_answers_or_closes_cleanly(client: Clien
     @given(st.booleans(), st.lists(st.one_of(ws_text(client.tokens), st.binary(max_size=20)),
                                    min_size=1, max_size=6))
     def run(authenticated: bool, frames: list[str | bytes]) -> None:
-        login = [orjson.dumps({"type": "user", "markets": [], "auth": auth}).decode()]
+        login: list[str | bytes] = [orjson.dumps({"type": "user", "markets": [],
+                                                  "auth": auth}).decode()]
         with connect(url, max_size=None, close_timeout=1) as ws:
             closed = _exchange(ws, (login if authenticated else []) + frames)
         if closed is not None and not _too_big(frames):  # else 1009, message too big
