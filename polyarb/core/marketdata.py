@@ -21,6 +21,9 @@
 #    the strict decode (polyarb.core.wire_fast) straight to the books, converted in full before
 #    anything is mutated, so a value the fast path does not vouch for still falls back to the
 #    reference parse with nothing half applied. Touched ids are the books' interned ids.
+# 7. prime(frame) runs apply_raw's decode early for the shell (one decode per frame, shared with
+#    the journal's validity check); it is a cache keyed by the frame object's identity and never
+#    changes a result: replay, which never primes, folds exactly the same.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -82,7 +85,8 @@ STALE = "stale"
 class MarketData:
     """Books by token id, continuity tracking and feed counters."""
 
-    __slots__ = ("_books", "_by_type", "_counts", "_frames", "_fused_books", "_fused_changes")
+    __slots__ = ("_books", "_by_type", "_counts", "_frames", "_fused_books", "_fused_changes",
+                 "_primed", "_primed_data")
 
     def __init__(self) -> None:
         self._books: dict[str, Book] = {}
@@ -90,6 +94,9 @@ class MarketData:
         self._counts: dict[str, int] = dict.fromkeys(_COUNTERS, 0)  # all but "frames"
         # Hot counts as plain ints: frames, and messages apply_raw applied without building them.
         self._frames = self._fused_changes = self._fused_books = 0
+        # prime(): the frame object decoded ahead of apply_raw, and its strict decode (or None).
+        self._primed: object = None
+        self._primed_data: Any = None
 
     @property
     def books(self) -> Mapping[str, Book]:
@@ -124,6 +131,23 @@ class MarketData:
 
     # --- applying messages ----------------------------------------------------------------
 
+    def prime(self, frame: Any) -> bool:
+        """Decode `frame` (a msgspec.Raw) now, for the apply_raw that gets this very object.
+
+        The shell's one decode per frame (rule 7): the journal uses the answer as its proof
+        that the bytes are valid JSON, and apply_raw reuses the decode instead of repeating it.
+        Nothing else changes: apply_raw of an object that was not primed decodes it itself.
+
+        Returns:
+            True when the strict schema decoded it (so the bytes are valid JSON).
+        """
+        try:
+            data = strict_decode(frame)
+        except Exception:  # not the strict schema: apply_raw then takes _apply_decoded(None)
+            data = None
+        self._primed, self._primed_data = frame, data
+        return data is not None
+
     def apply_raw(self, frame: Any, text: str | None, ts_recv_ns: int, cause_seq: int) -> Folded:
         """Parse and apply one market-channel frame: apply_frame(parse_frame(...)) in one call.
 
@@ -133,10 +157,14 @@ class MarketData:
             Touched token ids and decisions exactly as apply_frame returns them, then the
             parsed messages; () when the frame held only book changes, applied directly.
         """
-        try:
-            data = strict_decode(frame)
-        except Exception:  # not the strict schema (or no bytes at all): see _apply_decoded
-            data = None
+        if frame is self._primed and frame is not None:  # decoded by prime(): same bytes
+            data = self._primed_data
+            self._primed = self._primed_data = None
+        else:
+            try:
+                data = strict_decode(frame)
+            except Exception:  # not the strict schema (or no bytes at all): see _apply_decoded
+                data = None
         if type(data) is WirePriceChange:
             try:
                 changes = changes_of(data)

@@ -9,6 +9,7 @@
 #    malformed line raises a CodecError subclass naming the reason. Older versions are upcast
 #    through UPCASTERS, one step at a time.
 # 3. Raw frames take a hot path that never re-encodes the frame: valid JSON is spliced in as is.
+#    embed_text_frame classifies a frame once; its EmbeddedFrame is spliced without a re-check.
 # 4. Verbatim JSON (a raw frame, or any msgspec.Raw field) is embedded only when it is one line of
 #    valid JSON with no surrounding whitespace and bounded nesting, so every line written reads
 #    back to the same event; anything else is refused at encode time instead of corrupting the
@@ -177,6 +178,8 @@ def _embeddable_line(data: bytes) -> bool:
     if not data or data[0] in _JSON_SPACE or data[-1] in _JSON_SPACE:
         return False
     try:
+        # The reader's own parser, in skip mode: accepts exactly what decode_record will read
+        # and builds no objects, so it is several times faster than a full parse.
         _VALIDATOR.decode(data)
     except _DECODE_ERRORS:
         return False
@@ -193,15 +196,43 @@ def frame_is_embeddable(data: bytes) -> bool:
     That is: valid JSON, no raw CR or LF, no leading or trailing whitespace, and nested at most
     512 levels deep, so the line reads back with exactly these bytes.
     """
-    if not _fits_one_line(data):
-        return False
-    try:
-        # The reader's own parser, in skip mode: accepts exactly what decode_record will read
-        # and builds no objects, so it is several times faster than a full parse.
-        _VALIDATOR.decode(data)
-    except _DECODE_ERRORS:
-        return False
-    return _few_brackets(data) or _shallow_json(data)
+    return b"\n" not in data and b"\r" not in data and _embeddable_line(data)
+
+
+class EmbeddedFrame:
+    """A text frame proven embeddable verbatim (frame_is_embeddable holds), as its UTF-8 bytes.
+
+    Only `embed_text_frame` makes one: encode_raw_frame (and so the journal writer) splices
+    `raw` into the line without checking it again, so a frame is classified once (rule 4).
+
+    Attributes:
+        raw: the frame's bytes, exactly as they go into the line.
+    """
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+
+def embed_text_frame(text: str, raw: bytes, *, parsed: bool = False) -> EmbeddedFrame | None:
+    """Classify a text frame once: an EmbeddedFrame when it can be stored verbatim, else None.
+
+    Args:
+        text: the frame as received.
+        raw: `text.encode("utf-8", "surrogatepass")`, which the caller needs anyway.
+        parsed: True only when a msgspec JSON decoder (any schema) accepted exactly `raw`; the
+            validity parse is then skipped, since every msgspec decoder accepts a subset of what
+            the reader's skip parser accepts. The layout and depth checks still run.
+    """
+    # Newlines are checked on the str: several times cheaper than on the encoded bytes.
+    if not raw or "\n" in text or "\r" in text:
+        return None
+    if not parsed:
+        return EmbeddedFrame(raw) if _embeddable_line(raw) else None
+    if raw[0] in _JSON_SPACE or raw[-1] in _JSON_SPACE:
+        return None
+    return EmbeddedFrame(raw) if _few_brackets(raw) or _shallow_json(raw) else None
 
 
 _RAW_FRAME_V = inputs.RawFrame.SCHEMA_VERSION
@@ -211,7 +242,7 @@ def encode_raw_frame(
     seq: int,
     ts_recv_ns: int,
     conn: str,
-    data: bytes | str,
+    data: bytes | str | EmbeddedFrame,
     *,
     channel: str = "market",
     embeddable: bool | None = None,
@@ -219,14 +250,19 @@ def encode_raw_frame(
     """Encode a websocket frame as a RawFrame line without re-encoding valid JSON.
 
     Args:
-        data: the frame as received (str for text frames, bytes for binary frames).
+        data: the frame as received (str for text frames, bytes for binary frames), or the
+            EmbeddedFrame that embed_text_frame made of a text frame (spliced unchecked).
         embeddable: pass the result of a JSON parse the caller already did; None checks here.
             A True hint is still checked for the cheap layout conditions (one line, no
-            surrounding whitespace, bounded nesting).
+            surrounding whitespace, bounded nesting). Ignored for an EmbeddedFrame.
     """
     tails = _CONN_TAILS.get((conn, channel))
     if tails is None:
         tails = _conn_tails(conn, channel)
+    if isinstance(data, EmbeddedFrame):  # classified once by embed_text_frame: the hot path
+        body = b'{"seq":%d,"v":%d,"kind":"raw_frame","ts_recv_ns":%d%s%s' % (
+            seq, _RAW_FRAME_V, ts_recv_ns, tails[0], data.raw)
+        return body + b',"crc":"%08x"}\n' % zlib.crc32(body)
     if isinstance(data, bytes):
         text = base64.b64encode(data).decode("ascii")
         body = _raw_head(seq, ts_recv_ns) + tails[1] + orjson.dumps(text) + b',"binary":true'

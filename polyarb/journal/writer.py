@@ -25,7 +25,7 @@ from typing import Literal
 import msgspec
 
 from polyarb.events import DayOpened, Event, JournalRecovered, RunStarted, StateCheckpoint
-from polyarb.events.codec import encode_raw_frame, encode_record
+from polyarb.events.codec import EmbeddedFrame, encode_raw_frame, encode_record
 from polyarb.journal import layout
 from polyarb.journal.days import DayFiles
 from polyarb.journal.errors import JournalClosed, JournalUnreadable
@@ -185,12 +185,14 @@ class JournalWriter:
         self,
         ts_recv_ns: int,
         conn: str,
-        data: str | bytes,
+        data: str | bytes | EmbeddedFrame,
         *,
         channel: str = "market",
         embeddable: bool | None = None,
     ) -> int:
         """Journal one websocket frame verbatim (see codec.encode_raw_frame). Returns its seq.
+
+        An EmbeddedFrame (codec.embed_text_frame) is spliced as classified, without a re-check.
 
         Raises:
             ValueError: `channel` is not "market" or "user" (the record would not read back).

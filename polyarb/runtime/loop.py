@@ -9,7 +9,9 @@
 #    the order the engine saw. Feeds, the ticker, the heartbeater and the executor only put
 #    items on the queue; the startup path calls `handle` directly before the consumer starts.
 # 3. The event applied is exactly the event replay decodes: a frame is embedded verbatim when
-#    frame_is_embeddable says so (the same hint goes to the writer), else kept as text.
+#    embed_text_frame says so (its EmbeddedFrame goes to the writer, which trusts it), else kept
+#    as text. A market frame is decoded once: MarketData.prime decodes it for the engine, and
+#    that decode is the codec's proof of valid JSON.
 # 4. A journal failure, or any exception from the engine, stops the loop and propagates: the
 #    run halts rather than act on an input that is not journaled (crash-only; the next start
 #    recovers from the disk).
@@ -31,7 +33,7 @@ import msgspec
 
 from polyarb.core.engine import Engine
 from polyarb.events.base import Decision, Input
-from polyarb.events.codec import frame_is_embeddable
+from polyarb.events.codec import EmbeddedFrame, embed_text_frame
 from polyarb.events.decisions import CancelOrders, PlaceOrders, StateCheckpoint, Unwind
 from polyarb.events.inputs import RawFrame, RestSnapshot
 from polyarb.journal import JournalWriter
@@ -54,18 +56,37 @@ Item = Frame | Input
 _STOP = object()
 
 
-def frame_event(frame: Frame) -> tuple[RawFrame, bool | None]:
-    """The RawFrame replay will decode for `frame`, and the embeddable hint for the writer."""
+def frame_record(frame: Frame, prime: Callable[[msgspec.Raw], bool] | None = None,
+                 ) -> tuple[RawFrame, str | bytes | EmbeddedFrame]:
+    """The RawFrame replay will decode for `frame`, and what the writer journals for it.
+
+    The frame is classified once (rule 3): an embeddable text frame comes back as the
+    EmbeddedFrame the writer splices unchecked; any other frame as its data.
+
+    Args:
+        frame: the frame as the feed delivered it.
+        prime: the engine's shared decode (MarketData.prime) for a market frame: it decodes the
+            bytes for the engine and its answer is the journal's proof of valid JSON.
+    """
     data, ts = frame.data, frame.ts_recv_ns
     if isinstance(data, bytes):
         text = base64.b64encode(data).decode("ascii")
         return RawFrame(ts_recv_ns=ts, conn=frame.conn, channel=frame.channel, text=text,
-                        binary=True), None
+                        binary=True), data
     raw = data.encode("utf-8", "surrogatepass")
-    if frame_is_embeddable(raw):
-        return RawFrame(ts_recv_ns=ts, conn=frame.conn, channel=frame.channel,
-                        frame=msgspec.Raw(raw)), True
-    return RawFrame(ts_recv_ns=ts, conn=frame.conn, channel=frame.channel, text=data), False
+    value = msgspec.Raw(raw)
+    embedded = embed_text_frame(data, raw, parsed=prime is not None and prime(value))
+    if embedded is None:
+        return RawFrame(ts_recv_ns=ts, conn=frame.conn, channel=frame.channel, text=data), data
+    return RawFrame(ts_recv_ns=ts, conn=frame.conn, channel=frame.channel, frame=value), embedded
+
+
+def frame_event(frame: Frame) -> tuple[RawFrame, bool | None]:
+    """The RawFrame replay will decode for `frame`, and the embeddable hint for the writer."""
+    event, payload = frame_record(frame)
+    if isinstance(payload, bytes):
+        return event, None
+    return event, isinstance(payload, EmbeddedFrame)
 
 
 class EngineLoop:
@@ -120,11 +141,18 @@ class EngineLoop:
         if self._redact is not None:
             item = _scrubbed(item, self._redact)
         if isinstance(item, Frame):
-            self._ts = item.ts_recv_ns
-            event, hint = frame_event(item)
-            seq = self.writer.append_raw_frame(item.ts_recv_ns, item.conn, item.data,
-                                               channel=item.channel, embeddable=hint)
-            self.counters.frame(item.channel)
+            ts = self._ts = item.ts_recv_ns
+            channel = item.channel
+            market = channel == "market"
+            event, payload = frame_record(item, self.engine.md.prime if market else None)
+            # embeddable=False: frame_record classified the frame; a str here is not JSON.
+            seq = self.writer.append_raw_frame(ts, item.conn, payload, channel=channel,
+                                               embeddable=False)
+            counters = self.counters
+            if market:
+                counters.market_frames += 1
+            else:
+                counters.user_frames += 1
         else:
             self._ts = item.ts_recv_ns
             event = item
