@@ -100,10 +100,15 @@ def test_bad_credentials_file_errors_hold_no_secret(case: str, tmp_path: Path,
     exc = _raised(load_credentials_file, path)
     done = CliRunner().invoke(app, ["run", "--venue", "live", "--yes", "--config", str(config),
                                     "--journal-dir", str(tmp_path / "j")], env={})
+    doctor = CliRunner().invoke(app, ["doctor", "--credentials-file", str(path), "--clob-url",
+                                      "http://127.0.0.1:9", "--ws-url", "ws://127.0.0.1:9",
+                                      "--timeout", "1"], env={})
 
     assert isinstance(exc, CredentialsError)
     assert done.exit_code == 2 and "error:" in done.output
-    assert scan_texts(markers, [*_texts(exc), ("polyarb run output", done.output)]) == []
+    assert doctor.exit_code == 1 and "FAIL" in doctor.output
+    assert scan_texts(markers, [*_texts(exc), ("polyarb run output", done.output),
+                                ("polyarb doctor output", doctor.output)]) == []
 
 
 def test_non_utf8_credentials_file_error_holds_no_secret(tmp_path: Path,
