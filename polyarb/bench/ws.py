@@ -166,28 +166,34 @@ async def _flood(plan: list[tuple[bytes, Send]], seconds: float) -> array[int]:
 
 
 class _Recorder:
-    """Wraps EngineLoop.handle: the done stamp and the frame's id, for every known frame."""
+    """Wraps EngineLoop.handle; for every known frame: its id, receive stamp, start and end."""
 
     def __init__(self, index: dict[str, int]) -> None:
         self.index = index
         self.uids: array[int] = array("q")
+        self.recv: array[int] = array("q")  # the feed's ts_recv_ns (wall clock)
+        self.begin: array[int] = array("q")
         self.done: array[int] = array("q")
         self.rejected = 0
+        self.wall_offset = time.time_ns() - time.monotonic_ns()
 
     def install(self, loop: Any) -> None:
         from polyarb.runtime.loop import Frame
 
         handle, get, clock = loop.handle, self.index.get, time.monotonic_ns
-        uids, done = self.uids, self.done
+        uids, recv, begin, done = self.uids, self.recv, self.begin, self.done
 
         def timed(item: Any) -> list[Decision]:
+            t0 = clock()
             decisions: list[Decision] = handle(item)
+            t1 = clock()  # first thing after handle: the id lookup is not in the latency
             if type(item) is Frame:
-                t = clock()  # first thing after handle: the id lookup is not in the latency
                 uid = get(item.data)  # type: ignore[arg-type]
                 if uid is not None:
                     uids.append(uid)
-                    done.append(t)
+                    recv.append(item.ts_recv_ns)
+                    begin.append(t0)
+                    done.append(t1)
             return decisions
 
         loop.handle = timed
@@ -263,7 +269,10 @@ async def _engine(infos: Sequence[Any], index: dict[str, int], config: Any, seco
         await consumer  # re-raises an engine failure
         writer.sync()
         counts = loop.counters
-        return {"stamps": stamps, "uids": rec.uids, "done": rec.done, "conns": conns,
+        # the feed stamps with the wall clock: map it onto the monotonic one (mean offset)
+        offset = (rec.wall_offset + time.time_ns() - time.monotonic_ns()) // 2
+        return {"stamps": stamps, "uids": rec.uids, "done": rec.done, "begin": rec.begin,
+                "recv": [t - offset for t in rec.recv], "conns": conns,
                 "rejected": rec.rejected, "opportunities": counts.opportunities,
                 "decisions": counts.decisions}
     finally:
@@ -324,13 +333,18 @@ def run_ws(rate: float, seconds: float, markets: int, seed: int = 1,
             if proc.is_alive():
                 proc.terminate()
                 proc.join(timeout=5)
-    lat = _latencies(raw["stamps"], uid_of, raw["uids"], raw["done"])
-    return {**_summary(rate, seconds, markets, raw, lat), "durability": policy}
+    sent_at = _sent_at(raw["stamps"], uid_of, raw["uids"])
+    return {**_summary(rate, seconds, markets, raw, sent_at), "durability": policy}
 
 
-def _latencies(stamps: Sequence[int], uid_of: list[int], uids: Sequence[int],
-               done: Sequence[int]) -> list[int]:
-    """Wire -> decision ns per handled frame, matched by content in FIFO order (rule 3)."""
+def _sent_at(stamps: Sequence[int], uid_of: list[int], uids: Sequence[int]) -> list[int]:
+    """The send stamp of each handled frame (-1: none), matched by content, FIFO (rule 3).
+
+    Args:
+        stamps: the child's stamp of the k-th frame sent (frame k is uid_of[k % len(uid_of)]).
+        uid_of: the id (first index of its content) of each frame of the pool.
+        uids: the ids of the frames handled, in handling order.
+    """
     n = len(uid_of)
     sent: dict[int, deque[int]] = {}
     for k, stamp in enumerate(stamps):
@@ -339,12 +353,11 @@ def _latencies(stamps: Sequence[int], uid_of: list[int], uids: Sequence[int],
         if q is None:
             q = sent[uid] = deque()
         q.append(stamp)
-    lat = []
-    for uid, t in zip(uids, done, strict=True):
+    out = []
+    for uid in uids:
         q = sent.get(uid)
-        if q:
-            lat.append(t - q.popleft())
-    return lat
+        out.append(q.popleft() if q else -1)
+    return out
 
 
 def _pct(sorted_ns: list[int], q: float) -> float:
@@ -355,14 +368,31 @@ def _pct(sorted_ns: list[int], q: float) -> float:
     return round(sorted_ns[rank - 1] / 1000, 1)
 
 
+def _segments(raw: dict[str, Any], sent_at: list[int]) -> dict[str, list[int]]:
+    """Sorted ns per matched frame: total, and its parts wire->feed, queued, handle."""
+    parts: dict[str, list[int]] = {"total": [], "wire": [], "queue": [], "handle": []}
+    for s, r, b, d in zip(sent_at, raw["recv"], raw["begin"], raw["done"], strict=True):
+        if s >= 0:
+            parts["total"].append(d - s)
+            parts["wire"].append(r - s)
+            parts["queue"].append(b - r)
+            parts["handle"].append(d - b)
+    for values in parts.values():
+        values.sort()
+    return parts
+
+
 def _summary(rate: float, seconds: float, markets: int, raw: dict[str, Any],
-             lat: list[int]) -> dict[str, Any]:
+             sent_at: list[int]) -> dict[str, Any]:
     stamps, done = raw["stamps"], raw["done"]
     sent, handled = len(stamps), len(done)
     send_s = (stamps[-1] - stamps[0]) / 1e9 if sent > 1 else 0.0
     span_s = (done[-1] - stamps[0]) / 1e9 if sent and handled else 0.0
-    lat.sort()
-    return {
+    parts = _segments(raw, sent_at)
+    lat = parts["total"]
+    split = {f"{name}_{q}_us": _pct(parts[name], p) for name in ("wire", "queue", "handle")
+             for q, p in (("p50", 50), ("p99", 99))}
+    return {**split,
         "rate": rate, "seconds": seconds, "markets": markets, "tokens": 2 * markets,
         "connections": raw["conns"], "sent": sent, "handled": handled, "matched": len(lat),
         "sim_frames_per_s": round(sent / send_s, 1) if send_s > 0 else 0.0,
@@ -391,6 +421,9 @@ def render(result: dict[str, Any]) -> str:
         f"  wire->decision  p50 {r['p50_us']:,.1f} µs  p99 {r['p99_us']:,.1f} µs  "
         f"p99.9 {r['p999_us']:,.1f} µs  max {r['max_us']:,.1f} µs  mean {r['mean_us']:,.1f} µs"
         f"{lat_target}",
+        f"  parts p50/p99   wire->feed {r['wire_p50_us']:,.1f}/{r['wire_p99_us']:,.1f} µs  "
+        f"queued {r['queue_p50_us']:,.1f}/{r['queue_p99_us']:,.1f} µs  "
+        f"handle {r['handle_p50_us']:,.1f}/{r['handle_p99_us']:,.1f} µs",
         f"  decisions       {r['decisions']:,} ({r['opportunities']:,} opportunities, "
         f"{r['rejected']:,} rejected)",
     ])

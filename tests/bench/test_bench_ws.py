@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from polyarb.bench.ws import _latencies, run_ws
+from polyarb.bench.ws import _sent_at, run_ws
 from polyarb.cli import app
 
 runner = CliRunner()
@@ -38,6 +38,7 @@ def test_bench_ws_full_speed_text_shows_figures_and_targets() -> None:
     assert result.exit_code == 0, result.output
     assert "full speed" in result.output and "target >= 50,000" in result.output
     assert "p99.9" in result.output and "handled" in result.output
+    assert "wire->feed" in result.output and "handle" in result.output
 
 
 def test_run_ws_bad_arguments_value_error() -> None:
@@ -47,10 +48,9 @@ def test_run_ws_bad_arguments_value_error() -> None:
         run_ws(100, 0, 1)
 
 
-def test_latencies_cycled_feed_matches_fifo_per_frame() -> None:
-    # pool of 2 distinct frames, the second a repeat of the first (uid 0), sent 6 times (cycled)
+def test_sent_at_cycled_feed_matches_fifo_per_frame() -> None:
+    # a pool of 3 frames whose third repeats the first (uid 0), sent 6 times (cycled)
     uid_of = [0, 1, 0]
     stamps = [100, 200, 300, 400, 500, 600]  # k -> uid 0, 1, 0, 0, 1, 0
-    uids = [1, 0, 0, 0, 1, 0]  # handled order: another connection may deliver uid 1 first
-    done = [250, 150, 350, 450, 700, 800]
-    assert _latencies(stamps, uid_of, uids, done) == [50, 50, 50, 50, 200, 200]
+    uids = [1, 0, 0, 0, 1, 0, 1]  # handled order (uid 1 may come first); the last is unmatched
+    assert _sent_at(stamps, uid_of, uids) == [200, 100, 300, 400, 500, 600, -1]
