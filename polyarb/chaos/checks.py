@@ -14,8 +14,11 @@
 #      risk_limits      every PlaceOrders/Unwind order within the per-order limits; after each
 #                       placement the exposure (positions plus open buys) within every money
 #                       limit and the open positions within max_open_positions
-#      naked_legs       no opportunity legged (leg nets differ by more than dust) past the unwind
-#                       timeout at a clock tick without an Unwind or CancelOrders of its orders
+#      naked_legs       no opportunity with a naked leg (its net fill above the lowest leg's by
+#                       more than dust) and no repair order that may still fill for it (an exit
+#                       of that leg, or a retry), for the unwind timeout up to a clock tick,
+#                       without an Unwind or CancelOrders of its orders since it was left so
+#                       (by legging, or by its last repair order ending unfilled)
 #      unknown_resolved every OrderOutcomeUnknown later answered (accepted, rejected, cancelled
 #                       by client id) or its order in a known state at the end of the journal
 #      breaker_halts    every breaker-gated OpportunityBlocked inside a journaled interval in the
@@ -204,28 +207,48 @@ def check_risk_limits(records: Iterable[Record]) -> CheckResult:
 
 
 class _Naked:
-    """Legged opportunities: since when (event time) and whether a repair was decided."""
+    """Legged opportunities left without a repair order: since when (event time), and whether
+    polyarb decided something (Unwind, CancelOrders) for them since."""
 
     def __init__(self) -> None:
         self.since: dict[str, int] = {}
         self.decided: set[str] = set()
         self.reported: set[str] = set()
+        self.journaled: set[str] = set()  # client ids of journaled orders: only they can cover
 
-    def update(self, step: Step, opp_ids: Sequence[str]) -> None:
+    def update(self, step: Step, opp_ids: Sequence[str]) -> int:
+        """Track which opportunities are naked and uncovered now; returns new episodes."""
         ex, dust = step.engine.execution, step.config.execution.dust_micros
+        episodes = 0
         for opp_id in opp_ids:
             opp = ex.opportunity(opp_id)
             if opp is None:
                 continue
-            nets = [f.net_micros for f in ex.leg_fills(opp)]
-            if max(nets) - min(nets) <= dust:
+            fills = ex.leg_fills(opp)
+            low = min(f.net_micros for f in fills)
+            retrying = any(getattr(ex.orders.get(c), "role", "") == "retry"
+                           for f in fills for c in f.pending_entry if c in self.journaled)
+            # naked: a leg above the lowest by more than dust; covered: that leg has an exit
+            # pending, or a retry of a short leg is pending
+            bare = [f for f in fills if f.net_micros - low > dust
+                    and not self.journaled.intersection(f.pending_exit)]
+            if not bare or retrying:
                 self.since.pop(opp_id, None)
+            elif opp_id not in self.since:  # a new episode: it needs a decision again
+                self.since[opp_id] = step.event.ts_recv_ns
                 self.decided.discard(opp_id)
                 self.reported.discard(opp_id)
-            elif opp_id not in self.since:
-                self.since[opp_id] = step.event.ts_recv_ns
+                episodes += 1
+        return episodes
+
+    def journal(self, step: Step) -> None:
+        """Note the step's journaled orders (before update: they cover from this step on)."""
+        for _, dec in step.decisions:
+            if isinstance(dec, (PlaceOrders, Unwind)):
+                self.journaled.update(o.client_order_id for o in dec.orders)
 
     def decide(self, step: Step) -> None:
+        """Note the step's repair decisions (after update: they answer its new episodes)."""
         ex = step.engine.execution
         for _, dec in step.decisions:
             if isinstance(dec, Unwind):
@@ -243,9 +266,9 @@ class _Naked:
             late = now - since >= timeout
             if late and opp_id not in self.decided and opp_id not in self.reported:
                 self.reported.add(opp_id)
-                out.append(f"seq {step.seq}: {opp_id} legged since {since} for "
-                           f"{(now - since) / 1e9:.1f} s (timeout {timeout / 1e9:.1f} s) "
-                           f"without an unwind or cancel")
+                out.append(f"seq {step.seq}: {opp_id} legged without a repair order since "
+                           f"{since} for {(now - since) / 1e9:.1f} s (timeout "
+                           f"{timeout / 1e9:.1f} s) and no unwind or cancel decided")
         return out
 
 
@@ -260,10 +283,9 @@ def check_naked_legs(records: Iterable[Record]) -> CheckResult:
     episodes = 0
     for step in fold(records):
         opps.update((d.opp_id, None) for _, d in step.decisions if isinstance(d, PlaceOrders))
-        before = len(naked.since)
+        naked.journal(step)
         if _tag(step.event) in _ORDER_INPUTS or step.decisions:
-            naked.update(step, list(opps))
-        episodes += max(0, len(naked.since) - before)
+            episodes += naked.update(step, list(opps))
         naked.decide(step)
         if isinstance(step.event, ClockTick):
             problems += naked.overdue(step)

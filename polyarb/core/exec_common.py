@@ -37,6 +37,8 @@ class UnwindPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         timeout_ns: a naked leg older than this (event time) escalates from retry to sell.
         exit_order_type: order type of exit orders; GTC means the marketable part fills at
             once and any remainder rests at the (loss-bounded) limit.
+        max_exit_rounds: exit orders per leg of an opportunity; then it is stuck (left to the
+            operator).
     """
 
     retry_max_extra_micros: int = 20_000

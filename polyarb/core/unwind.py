@@ -13,6 +13,11 @@
 #    policy.retry_max_extra_micros of the leg's original limit; the limit is the level reached.
 #    Otherwise `sell_legs`: exit each leg's excess over the lowest net, not already covered by
 #    a pending exit order, against the book (sell into bids for BUY legs; buy back for SELL legs).
+#    Exit rounds count per leg: a leg gets at most policy.max_exit_rounds exit orders; when the
+#    only excess left is on legs that used theirs, the opportunity is `stuck` (left to the
+#    operator). Per leg, because one batch's exits die one by one (a batch lost before the
+#    venue, then reconciled after a restart, answers each order separately): counted per
+#    opportunity, the first deaths used up the rounds of legs whose exits had not died yet.
 # 4. Loss bound. An exit's loss per share is the leg's average entry price minus the exit price
 #    (reversed for SELL legs). The budget is policy.max_loss_micros minus what earlier exits of
 #    the opportunity lost; it is spread evenly per share over this round's exits, giving each
@@ -83,6 +88,7 @@ class LegFill(msgspec.Struct, frozen=True, kw_only=True):
     pending_exit: tuple[str, ...] = ()  # exit orders that may still fill
     exit_cover_micros: int = 0  # shares still open on pending exit orders
     held_micros: int | None = None  # shares of the token held (caps exits of BUY legs)
+    exits: int = 0  # exit orders placed on this leg so far (its exit rounds, rule 3)
 
     @property
     def net_micros(self) -> int:
@@ -138,8 +144,6 @@ def assess(opp: OppRecord, fills: Sequence[LegFill], policy: UnwindPolicy, dust:
             extra = sum(o.size_micros * policy.retry_max_extra_micros // MICROS for o in retry)
             return Plan(action="retry_leg", reason="complete the short legs within the retry "
                         "price limit", orders=retry, max_loss_micros=extra)
-    if opp.exit_rounds >= policy.max_exit_rounds:
-        return Plan(action="stuck", reason=f"{opp.exit_rounds} exit rounds used")
     return _exit(opp, fills, policy, dust, ctx, pending if timed_out else ())
 
 
@@ -168,10 +172,15 @@ def _exit(opp: OppRecord, fills: Sequence[LegFill], policy: UnwindPolicy, dust: 
     sizes = [_round_down(min(f.net_micros - low, _sellable(leg, f)) - f.exit_cover_micros)
              for leg, f in zip(opp.legs, fills, strict=True)]
     sizes = [s if s > dust else 0 for s in sizes]
+    spent = [i for i, (s, f) in enumerate(zip(sizes, fills, strict=True))
+             if s and f.exits >= policy.max_exit_rounds]
+    sizes = [0 if i in spent else s for i, s in enumerate(sizes)]
     total = sum(sizes)
     if total == 0 and any(f.exit_cover_micros for f in fills):
         return Plan(action="wait", reason="excess covered by pending exit orders",
                     cancel=cancel)
+    if total == 0 and spent:
+        return Plan(action="stuck", reason=f"exit rounds used on leg(s) {spent}", cancel=cancel)
     if total == 0:  # what is left over is shares the venue withheld as fees
         return Plan(action="balanced", reason="no sellable excess left", cancel=cancel)
     budget = max(0, policy.max_loss_micros - sum(

@@ -30,7 +30,8 @@ class RecordRun(Run):
         seq = len(self.records) + 1
         self.records.append(Record(seq, event))
         out = self.engine.apply(seq, event)
-        self.records += [Record(len(self.records) + 1, d) for d in out if self.keep(d)]
+        for decision in (d for d in out if self.keep(d)):
+            self.records.append(Record(len(self.records) + 1, decision))
         self.decisions.extend(out)
         return out
 

@@ -19,7 +19,7 @@ from polyarb.chaos.checks import (
 )
 from polyarb.core.breaker import BreakerConfig
 from polyarb.core.config import EngineConfig, RiskSizes
-from polyarb.events.base import Record
+from polyarb.events.base import Decision, Record
 from polyarb.events.decisions import (
     BreakerTransitioned,
     CancelOrders,
@@ -29,7 +29,7 @@ from polyarb.events.decisions import (
 )
 from polyarb.journal import iter_records
 from tests.chaos.helpers import RecordRun, complete_set, legged, resolved_set, write_journal
-from tests.core.engine_helpers import USD, market
+from tests.core.engine_helpers import SEC, USD, market, rejected
 from tests.replay.journal_builder import standard_journal
 
 # --- journal_verify ------------------------------------------------------------------------------
@@ -146,7 +146,27 @@ def test_check_naked_legs_no_repair_journaled_fails() -> None:
 
     result = check_naked_legs(run.records)
 
-    assert not result.ok and "without an unwind or cancel" in result.details[0]
+    assert not result.ok and "no unwind or cancel decided" in result.details[0]
+
+
+def test_check_naked_legs_exit_died_and_nothing_decided_fails() -> None:
+    # the exit of the filled leg is rejected; the engine's next exit never reaches the journal
+    def keep(d: Decision) -> bool:
+        return not (type(d) is Unwind and d.orders[0].client_order_id != "run-o3")
+
+    run = RecordRun(keep=keep)
+    run.started()
+    y, n = complete_set(run).orders
+    run.accept(y)
+    run.fill(y)
+    run.reject(n)  # legged: exit run-o3 (journaled)
+    run.feed(rejected("run-o3", run.next_ts()))  # the exit dies; its successor is dropped
+    for _ in range(11):
+        run.clock(SEC)
+
+    result = check_naked_legs(run.records)
+
+    assert not result.ok and "run-x1 legged without a repair order" in result.details[0]
 
 
 # --- unknown_resolved ----------------------------------------------------------------------------

@@ -208,6 +208,28 @@ def test_exit_rounds_exhausted_reports_stuck_once() -> None:
     assert again.decisions == [] and "unwind_stuck" not in [r.kind for r in again.results]
 
 
+def test_exit_rounds_count_per_leg_so_one_batch_dying_order_by_order_exits_every_leg() -> None:
+    # Arrange: three legs, two fill, the third is killed: one sell_legs exits Y and N together
+    legs = [*PAIR, ("Z1", "BUY", 300_000, 10 * USD)]
+    ex = _start(UnwindPolicy(max_retries=0, max_exit_rounds=2), legs=legs)
+    ctx = _books()
+    ctx.set(StubBook("Z1", [(290_000, 50 * USD)], [(310_000, 50 * USD)]))
+    _fill(ex, ctx, "r1-o1", 10 * USD)
+    _fill(ex, ctx, "r1-o2", 10 * USD, seq=3)
+    [first] = _unwinds(ex.handle(rejected("r1-o3"), ctx, 4))
+    assert [o[:2] for o in _orders(first)] == [("r1-o4", Y), ("r1-o5", N)]
+    # Act: the batch's exits die one by one (as reconciliation answers them after a restart)
+    [again_y] = _unwinds(ex.handle(rejected("r1-o4"), ctx, 5))
+    step_n = ex.handle(rejected("r1-o5"), ctx, 6)
+    # Assert: N's first exit dying is N's business only: it gets its second exit
+    assert [o[:2] for o in _orders(again_y)] == [("r1-o6", Y)]
+    assert [o[:2] for o in _orders(_unwinds(step_n)[0])] == [("r1-o7", N)]
+    # and once every leg used its rounds, the opportunity is stuck
+    ex.handle(rejected("r1-o6"), ctx, 7)
+    last = ex.handle(rejected("r1-o7"), ctx, 8)
+    assert last.decisions == [] and "unwind_stuck" in [r.kind for r in last.results]
+
+
 def test_balanced_partial_fill_is_partial_not_failed() -> None:
     ex, ctx = _start(), _books()
     _fill(ex, ctx, "r1-o1", 4 * USD)
