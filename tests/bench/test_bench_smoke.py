@@ -43,6 +43,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ),
     ("bench_journal", ["--events", "200"], rf"append\(small event\)\s+{NUM} /s"),
     ("bench_feed", ["--frames", "200", "--repeat", "1"], rf"baseline\s+{NUM} frames/s"),
+    ("bench_torture", ["--kills", "8"], rf"total kills\s+{NUM}"),
     ("bench_replay", ["--frames", "200", "--repeats", "1"], rf"replay\s+{NUM} records/s"),
     (
         "bench_duckdb",
