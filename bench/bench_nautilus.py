@@ -8,7 +8,8 @@
 # Paths measured (best of R each, gc off during a loop, the same frames):
 #   orjson     orjson.loads of every frame (the floor every JSON consumer pays).
 #   polyarb    polyarb.bench.pipeline.run_pipeline: journal append (default durability, temporary
-#              journal), Engine.apply (parse, books, detection), decisions journaled.
+#              journal), Engine.apply (parse, books, detection), decisions journaled; and again
+#              with durability "none" (written, never fsynced), to show the disk's share.
 #   nautilus   NautilusTrader's public Polymarket pieces, as its data client uses them: msgspec
 #              decode into the adapter's websocket message types; price_change -> one
 #              OrderBookDelta per change (UPDATE/DELETE), OrderBookDeltas applied to the token's
@@ -32,7 +33,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -45,6 +46,8 @@ from polyarb.bench.pipeline import (
     run_pipeline,
 )
 from polyarb.events.inputs import MarketInfo
+from polyarb.journal import Durability
+from polyarb.journal.writer import DEFAULT_DURABILITY
 
 TARGET_VS_NAUTILUS = 4.0
 INSTALL_HINT = (
@@ -83,8 +86,10 @@ def _orjson_ns(frames: Sequence[str]) -> int:
     return clock() - t0
 
 
-def _polyarb_ns(frames: Sequence[str], markets: tuple[MarketInfo, ...] | None) -> int:
-    result = run_pipeline(frames, markets)
+def _polyarb_ns(frames: Sequence[str], markets: tuple[MarketInfo, ...] | None,
+                policy: Literal["none", "batch", "always"] | None = None) -> int:
+    durability = DEFAULT_DURABILITY if policy is None else Durability(policy=policy)
+    result = run_pipeline(frames, markets, durability=durability)
     return int(float(result["seconds"]) * 1e9)
 
 
@@ -226,8 +231,10 @@ def main() -> None:
           f"nautilus_trader {version or 'not installed'}; best of {args.repeats}")
     base = _best_ns(lambda: _orjson_ns(frames), args.repeats)
     ours = _best_ns(lambda: _polyarb_ns(frames, infos), args.repeats)
+    no_fsync = _best_ns(lambda: _polyarb_ns(frames, infos, "none"), args.repeats)
     print(_row("orjson", base, n, base))
     print(_row("polyarb", ours, n, base, "  (journal + engine + detection)"))
+    print(_row("  no fsync", no_fsync, n, base, "  (the same, journal durability none)"))
     if version is None:
         return
     paths: list[NautilusPath] = []
@@ -239,7 +246,8 @@ def main() -> None:
     theirs = _best_ns(nautilus_ns, args.repeats)
     print(_row("nautilus", theirs, n, base, "  (decode + deltas + book + best bid/ask)"))
     print(f"  polyarb vs nautilus: {theirs / ours:.2f}x frames/s  (target >= "
-          f"{TARGET_VS_NAUTILUS:g}x); frames nautilus's path refused: {paths[-1].errors:,}")
+          f"{TARGET_VS_NAUTILUS:g}x); without fsync {theirs / no_fsync:.2f}x; frames "
+          f"nautilus's path refused: {paths[-1].errors:,}")
 
 
 if __name__ == "__main__":
