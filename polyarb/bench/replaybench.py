@@ -14,6 +14,7 @@
 # 5. A replay that diverges is not a measurement: the result says so (`ok`, `divergence`).
 from __future__ import annotations
 
+import functools
 import statistics
 import tempfile
 import time
@@ -24,15 +25,24 @@ from typing import Any
 TARGET_FRAMES_PER_S = 150_000.0
 
 
+def median_times(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of fn over `repeats` runs, after one warm-up (rule 4).
+
+    CPU seconds are steadier than wall time when other processes share the cores.
+    """
+    fn()
+    walls, cpus = [], []
+    for _ in range(max(repeats, 1)):
+        start, cpu = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
 def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     """Median wall seconds of fn over `repeats` runs, after one unmeasured warm-up (rule 4)."""
-    fn()
-    times = []
-    for _ in range(max(repeats, 1)):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_times(fn, repeats)[0]
 
 
 def make_journal(root: Path, frames: int = 100_000, markets: int = 100,
@@ -69,7 +79,7 @@ def measure_replay(path: Path, repeats: int = 3) -> dict[str, Any]:
     if not first.ok:
         assert first.divergence is not None
         return {"ok": False, "divergence": first.divergence.message, "journal": str(path)}
-    t_replay = median_seconds(lambda: replay_journal(path), repeats)
+    t_replay, cpu_replay = median_times(functools.partial(replay_journal, path), repeats)
 
     def read() -> None:
         for _ in iter_records(path):
@@ -77,7 +87,10 @@ def measure_replay(path: Path, repeats: int = 3) -> dict[str, Any]:
 
     t_read = median_seconds(read, repeats)
     frames = count_frames(Path(first.root), first.days)
-    return _summary(path, first.records, frames, t_replay, t_read, repeats)
+    result = _summary(path, first.records, frames, t_replay, t_read, repeats)
+    result.update(cpu_seconds=round(cpu_replay, 4),
+                  frames_per_cpu_s=round(frames / cpu_replay, 1) if cpu_replay else 0.0)
+    return result
 
 
 def _summary(path: Path, records: int, frames: int, t_replay: float, t_read: float,
@@ -99,7 +112,8 @@ def run_replay(path: Path | None, repeats: int = 3, frames: int = 100_000,
 
     Returns:
         ok, divergence, journal, records, frames, seconds (median replay), frames_per_s,
-        records_per_s, read_records_per_s, replay_vs_read, target_frames_per_s, generated.
+        records_per_s, cpu_seconds, frames_per_cpu_s, read_records_per_s, replay_vs_read,
+        target_frames_per_s, generated.
     """
     if path is not None:
         return measure_replay(path, repeats)
@@ -126,6 +140,8 @@ def render(r: dict[str, Any]) -> str:
         f"(target >= {r['target_frames_per_s']:,.0f})  median of {r['repeats']}: "
         f"{r['seconds']:.3f} s",
         f"replay          {r['records_per_s']:>12,.0f} records/s",
+        f"replay          {r['frames_per_cpu_s']:>12,.0f} frames per CPU-second  "
+        f"(steadier than wall time on a shared machine)",
         f"read only       {r['read_records_per_s']:>12,.0f} records/s  "
         f"(replay = {r['replay_vs_read']:.2f}x the read time)",
     ])
