@@ -146,9 +146,10 @@ def report(
     """Report queries: DuckDB over a journal of N events, unsealed (NDJSON) and sealed (Parquet).
 
     Builds a valid journal of mostly raw market frames plus trades, order updates and
-    decisions (10M events need about 6 GB of disk and a few minutes), seals its days, and
-    times P&L per token, counts per kind, both in one scan and a bare file scan. Targets at
-    10M events: pnl + kinds <= 5 s unsealed, <= 1 s sealed.
+    decisions, seals its days, and times P&L per token, counts per kind, both in one scan and
+    a bare file scan. 10M events take about 6 GB of disk and several minutes to write and
+    seal (--cache keeps them for the next run). Targets at 10M events: pnl + kinds <= 5 s
+    unsealed, <= 1 s sealed.
     """
     from polyarb.bench.journalgen import parse_size
     from polyarb.bench.reportbench import ReportBenchError, render, run_report
