@@ -20,6 +20,7 @@ import argparse
 import gc
 import importlib
 import json
+import linecache
 import subprocess
 import sys
 from pathlib import Path
@@ -53,12 +54,12 @@ def token_id(i: int) -> str:
 
 def book_frame(condition_id: str, tok: str, index: int, levels: int) -> bytes:
     """One `book` snapshot with `levels` levels per side (rule 3), as the venue sends it."""
-    def lvl(ticks: int, k: int) -> str:
-        size = 100 + (index * 7_919 + k * 104_729) % 900_000
+    def lvl(ticks: int) -> str:
+        size = 100 + (index * 7_919 + ticks * 104_729) % 900_000
         return f'{{"price":"0.{ticks:03d}","size":"{size // 100}.{size % 100:02d}"}}'
 
-    bids = ",".join(lvl(490 - k, k) for k in reversed(range(levels)))  # venue order: best last
-    asks = ",".join(lvl(510 + k, k) for k in reversed(range(levels)))
+    bids = ",".join(lvl(490 - k) for k in reversed(range(levels)))  # venue order: best last
+    asks = ",".join(lvl(510 + k) for k in reversed(range(levels)))
     return (f'{{"market":"{condition_id}","asset_id":"{tok}","timestamp":"{index}",'
             f'"hash":"{index:040x}","bids":[{bids}],"asks":[{asks}],"event_type":"book",'
             f'"tick_size":"0.001"}}').encode()
@@ -89,11 +90,14 @@ def load_engine(tokens: int, levels: int) -> Any:
     return engine
 
 
-def _where(trace: Any) -> str:
+def _site(trace: Any) -> dict[str, str]:
+    """An allocation site: file:line (under polyarb/ when it is ours) and its source line."""
     frame = trace[0]
     name = frame.filename
     cut = name.rfind("polyarb/")
-    return f"{name[cut:] if cut >= 0 else Path(name).name}:{frame.lineno}"
+    code = linecache.getline(name, frame.lineno).strip()
+    return {"where": f"{name[cut:] if cut >= 0 else Path(name).name}:{frame.lineno}",
+            "code": code[:70]}
 
 
 def _held(engine: Any) -> tuple[int, int]:
@@ -120,7 +124,7 @@ def measure(tokens: int, levels: int, profile: bool, top: int = 12) -> dict[str,
         stats = tracemalloc.take_snapshot().statistics("lineno")
         tracemalloc.stop()
         out["traced_bytes"] = sum(s.size for s in stats)
-        out["top"] = [{"where": _where(s.traceback), "bytes": s.size, "blocks": s.count}
+        out["top"] = [{**_site(s.traceback), "bytes": s.size, "blocks": s.count}
                       for s in stats[:top]]
     out["live_books"], out["levels_held"] = _held(engine)  # counted after the readings
     return out
@@ -182,7 +186,7 @@ def render(r: dict[str, Any]) -> str:
     prof = r["profile"]
     if prof is not None:
         lines.append(f"profile         {prof['traced_mb']:,.1f} MB traced; top allocation sites:")
-        lines += [f"  {t['mb']:9.2f} MB  {t['blocks']:>10,} blocks  {t['where']}"
+        lines += [f"  {t['mb']:9.2f} MB  {t['blocks']:>10,} blocks  {t['where']}  {t['code']}"
                   for t in prof["top"]]
     return "\n".join(lines)
 
