@@ -17,10 +17,11 @@ from __future__ import annotations
 import functools
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from polyarb.bench.timing import wall_and_cpu
 
 TARGET_FRAMES_PER_S = 150_000.0
 
@@ -30,13 +31,7 @@ def median_times(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 
     CPU seconds are steadier than wall time when other processes share the cores.
     """
-    fn()
-    walls, cpus = [], []
-    for _ in range(max(repeats, 1)):
-        start, cpu = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - start)
-        cpus.append(time.process_time() - cpu)
+    walls, cpus = wall_and_cpu(fn, repeats, warmup=True)
     return statistics.median(walls), statistics.median(cpus)
 
 

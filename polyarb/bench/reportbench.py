@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from polyarb.bench.timing import wall_and_cpu
+
 TARGET_EVENTS = 10_000_000
 TARGETS_S = {"unsealed": 5.0, "sealed": 1.0}
 BYTES_PER_EVENT = 700  # NDJSON + Parquet on disk, with margin: the free-space check
@@ -51,12 +53,7 @@ class ReportBenchError(Exception):
 
 def timed(fn: Callable[[], object], repeat: int) -> dict[str, float]:
     """best_s and median_s wall seconds of fn over `repeat` runs, and the least cpu_s (rule 2)."""
-    times, cpus = [], []
-    for _ in range(max(repeat, 1)):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        times.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
+    times, cpus = wall_and_cpu(fn, repeat)
     return {"best_s": round(min(times), 4), "median_s": round(statistics.median(times), 4),
             "cpu_s": round(min(cpus), 4)}
 
