@@ -9,6 +9,10 @@
 #    last line of the newest segment of the newest day is not yielded, and that segment may be
 #    listed before it exists. Anything else (bad checksum, seq gap, incomplete line elsewhere,
 #    unlisted file) raises JournalCorrupt naming file, line and seq. Nothing is skipped silently.
+# 3. Bulk reading (iter_blocks, iter_records): lines come a scanner chunk at a time and are
+#    checked by polyarb.journal.fastscan, which is never looser than the per-line reference
+#    check; a line it does not vouch for is checked the reference way, in order, so errors are
+#    raised where and as they were: every good line before a bad one is still yielded first.
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -18,6 +22,7 @@ from polyarb.events import CodecError, Record, decode_record
 from polyarb.events.codec import split_line
 from polyarb.journal import layout
 from polyarb.journal.errors import JournalCorrupt, JournalUnreadable, Problem
+from polyarb.journal.fastscan import checked_run, decode_checked
 from polyarb.journal.scan import LineScanner, locate, read_manifest_or_none, segment_files
 
 
@@ -139,6 +144,105 @@ def iter_lines(
         yield seg.path, seq, line
 
 
+class LineBlock:
+    """Consecutive checked records of one segment: `lines[i]` is seq `first_seq + i`.
+
+    Lines come without their newline. Each has a good envelope and CRC and the right seq;
+    decoding is left to the caller (`record(i)` is the reference decode with the reader's
+    error, for a line fastscan.decode_checked does not take).
+    """
+
+    __slots__ = ("first_line", "first_seq", "lines", "name", "path")
+
+    def __init__(self, seg: _Seg, first_seq: int, first_line: int, lines: list[bytes]) -> None:
+        self.name = seg.name  # `day/seg-....ndjson`, as errors name it
+        self.path = seg.path
+        self.first_seq = first_seq
+        self.first_line = first_line
+        self.lines = lines
+
+    def record(self, i: int) -> Record:
+        """Decode lines[i] the reference way (upcasts included).
+
+        Raises:
+            JournalCorrupt: the line does not decode; names file, line and seq.
+        """
+        try:
+            return decode_record(self.lines[i])
+        except CodecError as exc:
+            seq = self.first_seq + i
+            raise _corrupt(self.name, exc.reason, line=self.first_line + i, seq=seq) from None
+
+
+def iter_blocks(
+    path: Path | str, from_seq: int = 1, *, day: str | None = None
+) -> Iterator[LineBlock]:
+    """Yield the complete records with seq >= from_seq as LineBlocks, in seq order (rule 3).
+
+    Checks what iter_records checks (seq continuity, layout and CRC of every line yielded,
+    manifest/file agreement) and tolerates a live writer the same way.
+
+    Raises:
+        JournalUnreadable: not a journal, missing, no permission.
+        JournalCorrupt: a bad line, a seq gap or a manifest/file mismatch (names file and line).
+    """
+    expect: int | None = None
+    for seg in _segments(path, day):
+        info = seg.info
+        if expect is not None and info.first_seq != expect:
+            raise _corrupt(seg.name, f"segment starts at seq {info.first_seq}, expected {expect}")
+        if info.closed and info.last_seq is not None and info.last_seq < from_seq:
+            expect = info.last_seq + 1
+            continue
+        expect = info.first_seq
+        scanner = LineScanner(seg.path, missing_ok=seg.live)
+        for line_no, offset, lines in scanner.blocks():
+            yield from _runs(seg, line_no, offset, lines, expect, from_seq)
+            expect += len(lines)
+        _check_end(seg, scanner, expect)
+
+
+def _runs(seg: _Seg, line_no: int, offset: int, lines: list[bytes], expect: int,
+          from_seq: int) -> Iterator[LineBlock]:
+    """One scanner chunk as runs of lines fastscan vouches for, the others checked one by one."""
+    i, n = 0, len(lines)
+    while i < n and expect + i < from_seq:  # before from_seq: seq continuity only, as _lines
+        _check_line(seg, line_no + i, _offset(offset, lines, i), lines[i], expect + i, False)
+        i += 1
+    while i < n:
+        j = checked_run(lines, i, expect + i)
+        if j > i:
+            run = lines if i == 0 and j == n else lines[i:j]
+            yield LineBlock(seg, expect + i, line_no + i, run)
+        if j < n:  # the reference check raises, or takes a valid but unusual line
+            _check_line(seg, line_no + j, _offset(offset, lines, j), lines[j], expect + j, True)
+            yield LineBlock(seg, expect + j, line_no + j, lines[j : j + 1])
+        i = j + 1
+
+
+def _offset(offset: int, lines: list[bytes], i: int) -> int:
+    return offset + sum(map(len, lines[:i])) + i
+
+
+def _check_line(seg: _Seg, line_no: int, offset: int, line: bytes, expect: int,
+                crc: bool) -> None:
+    """The reference check of one line: the errors _lines and iter_records raise."""
+    seq = _seq_of(line)
+    if seq != expect:
+        try:
+            split_line(line)
+        except CodecError as exc:
+            where = {"line": line_no, "seq": exc.seq, "offset": offset}
+            raise _corrupt(seg.name, exc.reason, **where) from None
+        msg = f"seq {seq} where {expect} was expected"
+        raise _corrupt(seg.name, msg, line=line_no, seq=seq, offset=offset)
+    if crc:
+        try:
+            split_line(line)
+        except CodecError as exc:  # raised by decode_record in iter_records: no offset
+            raise _corrupt(seg.name, exc.reason, line=line_no, seq=seq) from None
+
+
 def iter_records(
     path: Path | str, from_seq: int = 1, *, day: str | None = None
 ) -> Iterator[Record]:
@@ -151,9 +255,8 @@ def iter_records(
         JournalCorrupt: a line that does not decode (bad CRC, unknown kind, newer schema), a seq
             gap or a manifest/file mismatch; the problem names the file, line and seq.
     """
-    for seg, line_no, seq, line in _lines(path, from_seq, day, False):
-        try:
-            record = decode_record(line)
-        except CodecError as exc:
-            raise _corrupt(seg.name, exc.reason, line=line_no, seq=seq) from None
-        yield record
+    for block in iter_blocks(path, from_seq, day=day):
+        seq = block.first_seq
+        for i, line in enumerate(block.lines):
+            event = decode_checked(line)
+            yield Record(seq + i, event) if event is not None else block.record(i)
