@@ -1,5 +1,6 @@
 # `polyarb journal ...`: inspect, verify, follow and seal journals. Thin wrappers over
-# polyarb.journal; exit codes are part of the interface (verify: 0 clean, 1 corrupt, 2 unreadable).
+# polyarb.journal; exit codes are part of the interface (verify, stats, tail: 0 clean, 1 corrupt,
+# 2 unreadable).
 from __future__ import annotations
 
 import time
@@ -40,13 +41,16 @@ def verify(directory: Path = DIR_ARG) -> None:
 @journal_app.command()
 def stats(directory: Path = DIR_ARG) -> None:
     """Print days, records per kind, bytes, seq and time range, and run ids."""
-    from polyarb.journal import JournalUnreadable, journal_stats
+    from polyarb.journal import JournalCorrupt, JournalUnreadable, journal_stats
 
     try:
         typer.echo(journal_stats(directory).render())
     except JournalUnreadable as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except JournalCorrupt as exc:  # exit 1 like verify, which lists every problem
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @journal_app.command()
@@ -57,7 +61,7 @@ def tail(
     interval: float = typer.Option(0.2, help="Polling interval in seconds with --follow."),
 ) -> None:
     """Print the last records (as stored, one JSON line each); with -f, follow new ones."""
-    from polyarb.journal import JournalUnreadable, iter_lines
+    from polyarb.journal import JournalCorrupt, JournalUnreadable, iter_lines
 
     try:
         last_seq = _print_last(directory, lines)
@@ -69,6 +73,9 @@ def tail(
     except JournalUnreadable as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except JournalCorrupt as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         pass
 

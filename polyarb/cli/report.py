@@ -1,7 +1,8 @@
 # `polyarb report NAME`: the shipped SQL reports (polyarb/reports/sql/*.sql) over one or more
 # journal roots. Thin: options are parsed here, polyarb.reports.run_report runs and formats.
 # Exit codes: 0 done, 1 an audit whose order is not in the journal, 2 bad input (unknown day,
-# bad window or format, a journal root that is missing or empty, a chart type not supported).
+# bad window or format, a journal root that is missing, empty or damaged, a chart type not
+# supported).
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,6 +40,8 @@ CHART = typer.Option(None, "--chart", help="Also draw a chart into this .html (o
 def _run(name: str, journal_dirs: list[Path], day: str | None, since: str | None,
          until: str | None, fmt: str, sql: bool, chart: Path | None = None,
          order_id: str | None = None) -> None:
+    import duckdb
+
     from polyarb.reports import JournalQueryError
     from polyarb.reports import run_report as rr
 
@@ -58,6 +61,13 @@ def _run(name: str, journal_dirs: list[Path], day: str | None, since: str | None
         result = _query(name, journal_dirs, window, order_id, chart)
     except (rr.ReportError, JournalQueryError) as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException) as exc:
+        # a damaged journal (bytes that are not JSON, a value out of range): DuckDB names the
+        # file and byte; `journal verify` lists every problem
+        first = str(exc).splitlines()[0]
+        typer.echo(f"error: cannot read the journal: {first} (run `polyarb journal verify`)",
+                   err=True)
         raise typer.Exit(2) from None
     if name == "audit" and not result.rows:
         typer.echo(f"error: no order {order_id!r} in the journal (client or venue order id)",

@@ -18,6 +18,8 @@ import orjson
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from polyarb.events.inputs import FeeSchedule, MarketInfo, MarketsLoaded, TokenInfo
+
 TOKENS = ["11", "12", "21", "22"]
 """Token ids of the fuzz markets (YES/NO of 0xm1 and 0xm2)."""
 MARKETS = {"0xm1": ("11", "12"), "0xm2": ("21", "22")}
@@ -33,6 +35,30 @@ def fuzz(max_examples: int) -> settings:
         max_examples=max_examples, deadline=None, derandomize=True, database=None,
         suppress_health_check=list(HealthCheck), print_blob=True,
     )
+
+
+def markets_loaded(ts_recv_ns: int) -> MarketsLoaded:
+    """The fuzz markets (0xm1, 0xm2: binary, tick 0.01) as the engine's input."""
+    infos = tuple(
+        MarketInfo(condition_id=cid, question=cid,
+                   tokens=(TokenInfo(token_id=yes, outcome="Yes"),
+                           TokenInfo(token_id=no, outcome="No")),
+                   tick_size_micros=10_000, min_order_size_micros=5_000_000, fees=FeeSchedule())
+        for cid, (yes, no) in MARKETS.items())
+    return MarketsLoaded(ts_recv_ns=ts_recv_ns, source="fuzz", markets=infos)
+
+
+def opening_frames() -> list[str]:
+    """Live, uncrossed books for every token, so damaged updates have something to damage."""
+    out = []
+    for yes, no in MARKETS.values():
+        for token, bid, ask in ((yes, 400_000, 450_000), (no, 500_000, 560_000)):
+            out.append(orjson.dumps({
+                "event_type": "book", "asset_id": token, "market": "0xm1",
+                "bids": [{"price": price_text(bid), "size": "100"}],
+                "asks": [{"price": price_text(ask), "size": "100"}],
+                "timestamp": "1766793600000"}).decode())
+    return out
 
 
 # --- hostile leaves ---------------------------------------------------------------------------

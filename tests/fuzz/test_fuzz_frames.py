@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import orjson
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -23,46 +22,23 @@ from polyarb.core.marketdata import MarketData
 from polyarb.core.wire import parse_frame
 from polyarb.events.base import Decision, Input
 from polyarb.events.decisions import FrameRejected
-from polyarb.events.inputs import FeeSchedule, MarketInfo, MarketsLoaded, RawFrame, TokenInfo
+from polyarb.events.inputs import RawFrame
 from polyarb.journal import Durability, JournalWriter, iter_records
 from polyarb.runtime.counters import Counters
 from polyarb.runtime.loop import EngineLoop, Frame, frame_event
 from polyarb.venues.polymarket.user_parse import UserIdentity, parse_user_frame
 from tests.fuzz.strategies import (
     JSON,
-    MARKETS,
     damaged_user_event,
     encodable,
     fuzz,
-    price_text,
+    markets_loaded,
+    opening_frames,
     text_frame,
 )
 
 T0 = 1_766_793_600_000_000_000
 MICROS = 1_000_000
-
-
-def _markets() -> MarketsLoaded:
-    infos = tuple(
-        MarketInfo(condition_id=cid, question=cid,
-                   tokens=(TokenInfo(token_id=yes, outcome="Yes"),
-                           TokenInfo(token_id=no, outcome="No")),
-                   tick_size_micros=10_000, min_order_size_micros=5 * MICROS, fees=FeeSchedule())
-        for cid, (yes, no) in MARKETS.items())
-    return MarketsLoaded(ts_recv_ns=T0, source="fuzz", markets=infos)
-
-
-def _opening_frames() -> list[str]:
-    """Live, uncrossed books for every token, so damaged updates have something to damage."""
-    out = []
-    for yes, no in MARKETS.values():
-        for token, bid, ask in ((yes, 400_000, 450_000), (no, 500_000, 560_000)):
-            out.append(orjson.dumps({
-                "event_type": "book", "asset_id": token, "market": "0xm1",
-                "bids": [{"price": price_text(bid), "size": "100"}],
-                "asks": [{"price": price_text(ask), "size": "100"}],
-                "timestamp": "1766793600000"}).decode())
-    return out
 
 
 def _expected_rejects(event: RawFrame) -> list[tuple[str, int | None]]:
@@ -90,9 +66,9 @@ def assert_book_consistent(book: Book) -> None:
 
 def _engine() -> Engine:
     engine = Engine()
-    engine.apply(1, _markets())
+    engine.apply(1, markets_loaded(T0))
     seq = 2
-    for text in _opening_frames():
+    for text in opening_frames():
         event, _ = frame_event(Frame(T0 + seq, "market-0", text))
         assert engine.apply(seq, event) is not None
         seq += 1
@@ -171,8 +147,8 @@ def test_fuzz_runtime_loop_journals_every_frame_and_its_rejections(
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "journal"
         loop = _open_loop(root)
-        loop.handle(_markets())
-        fed = [Frame(T0 + i + 1, "market-0", text) for i, text in enumerate(_opening_frames())]
+        loop.handle(markets_loaded(T0))
+        fed = [Frame(T0 + i + 1, "market-0", text) for i, text in enumerate(opening_frames())]
         fed += [Frame(T0 + 1000 + i, "market-0", data) for i, data in enumerate(frames)]
         for frame in fed:
             loop.handle(frame)

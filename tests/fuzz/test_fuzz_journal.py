@@ -8,7 +8,9 @@
 # Rules: one real journal (two days, several closed segments each) is written once per module;
 # every example damages a private copy. A damaged segment byte of a closed journal must be
 # found by every reader: nothing is skipped silently. Settings from strategies.fuzz; each
-# example runs under an alarm so a hang fails instead of stalling CI.
+# example runs under an alarm so a hang fails instead of stalling CI. The CLI commands over such
+# copies (journal verify, stats, tail, replay, report) exit 0/1/2 with a message, never with a
+# traceback.
 from __future__ import annotations
 
 import contextlib
@@ -26,9 +28,13 @@ import orjson
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from polyarb.cli import app
+from polyarb.core.engine import Engine
 from polyarb.events.inputs import ClockTick
 from polyarb.journal import (
+    Durability,
     JournalCorrupt,
     JournalUnreadable,
     JournalWriter,
@@ -40,7 +46,9 @@ from polyarb.journal import (
     scan,
     verify_journal,
 )
-from tests.fuzz.strategies import JSON, encodable, fuzz
+from polyarb.runtime.counters import Counters
+from polyarb.runtime.loop import EngineLoop, Frame
+from tests.fuzz.strategies import JSON, encodable, fuzz, markets_loaded, opening_frames
 
 MIDNIGHT_NS = 1_766_793_600 * 1_000_000_000  # 2025-12-27T00:00:00Z
 SECOND_NS = 1_000_000_000
@@ -362,3 +370,71 @@ def test_fuzz_journal_overlong_line_is_reported_not_yielded(
     problem = caught.value.problems[0]
     assert problem.file == f"{DAYS[0]}/{seg.name}" and problem.line == 1
     assert not report.ok and any(p.line == 1 for p in report.problems)
+
+
+# --- the CLI on damaged journals ----------------------------------------------------------------
+
+_CLI = CliRunner()
+_COMMANDS = [["journal", "verify"], ["journal", "stats"], ["journal", "tail"], ["replay"],
+             ["report", "feed", "--journal-dir"], ["report", "pnl", "--journal-dir"]]
+
+
+@pytest.fixture(scope="module")
+def pristine_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A journal written by the runtime loop (inputs and decisions): replay checks it clean."""
+    root = tmp_path_factory.mktemp("fuzz-journal-run") / "journal"
+    writer = JournalWriter.open(root, segment_max_bytes=1500,
+                                durability=Durability(policy="none"))
+    loop = EngineLoop(writer, Engine(), lambda decision: None, Counters())
+    loop.handle(markets_loaded(MIDNIGHT_NS - 30 * SECOND_NS))
+    texts = [*opening_frames(), '{"event_type":"book"}', "garbage",
+             '[1,{"event_type":"price_change","price_changes":[{"asset_id":"11","price":"0.41",'
+             '"size":"5","side":"BUY"}]}]']
+    for i in range(40):
+        loop.handle(Frame(MIDNIGHT_NS - 20 * SECOND_NS + i * SECOND_NS, "market-0",
+                          texts[i % len(texts)]))
+        writer.sync()
+    writer.close()
+    for args in _COMMANDS:
+        result = _CLI.invoke(app, [*args, str(root)])
+        assert result.exit_code == 0, (args, result.output)
+    return root
+
+
+_ANY_DAMAGE = st.one_of(
+    st.tuples(st.just("segment"), st.tuples(st.integers(0, 100), _SEGMENT_DAMAGE)),
+    st.tuples(st.just("manifest"), st.tuples(st.sampled_from(DAYS), _manifest_damage())),
+    st.tuples(st.just("files"), st.tuples(_FILE_DAMAGE, st.integers(0, 100))),
+)
+
+
+def _damage_any(root: Path, where: str, how: Any) -> None:
+    if where == "segment":
+        segs = _segments(root)
+        seg = segs[how[0] % len(segs)]
+        seg.write_bytes(_damage(seg.read_bytes(), *how[1]))
+    elif where == "manifest":
+        _damage_manifest(root / how[0] / layout.MANIFEST_NAME, *how[1])
+    else:
+        _damage_files(root, *how)
+
+
+@fuzz(25)
+@given(_ANY_DAMAGE, st.sampled_from(_COMMANDS))
+@example(("segment", (1, ("flip", 30, 2))), ["journal", "stats"])  # bug: JournalCorrupt traceback
+@example(("segment", (0, ("append", 0, b"x"))), ["journal", "tail"])  # bug: the same
+@example(("segment", (2, ("insert", 100, b"\xff\xfe"))), ["report", "pnl", "--journal-dir"])
+def test_fuzz_journal_cli_on_a_damaged_journal_exits_with_a_message_not_a_traceback(
+        pristine_run: Path, damage: tuple[str, Any], args: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "journal"
+        shutil.copytree(pristine_run, root)
+        _damage_any(root, *damage)
+
+        with _deadline():
+            result = _CLI.invoke(app, [*args, str(root)])
+
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        result.exception)
+    assert result.exit_code in (0, 1, 2) and "Traceback" not in result.output
+    assert result.exit_code == 0 or "error" in result.output or "corrupt" in result.output
