@@ -18,8 +18,10 @@ import msgspec
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from polyarb import replay_config
+from polyarb.cli import app
 from polyarb.config import ConfigError, RunConfig, engine_config_of, load_config, parse_config
 from polyarb.config_check import _fields, _struct_of
 from polyarb.core.engine import Engine
@@ -230,3 +232,28 @@ def test_fuzz_journaled_config_loads_or_raises_config_error(raw: bytes | None) -
         assert "seq 7" in str(exc)
         return
     Engine(config).apply(1, ClockTick(ts_recv_ns=1))
+
+
+# --- `polyarb config show` ------------------------------------------------------------------
+
+_CLI = CliRunner()
+
+
+@fuzz(60)
+@given(ENTRIES)
+@example([("run.journal_dir", "a\"b\\c\nd\u00e4\u202e'''")])
+@example([("markets.tags", ["x\ty", "\"", "\\u0041"])])
+def test_fuzz_config_show_prints_toml_that_loads_back_to_the_same_config(
+        entries: list[tuple[str, Any]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "polyarb.toml"
+        path.write_text(toml_document(entries), encoding="utf-8")
+        result = _CLI.invoke(app, ["config", "show", "--config", str(path)])
+        try:
+            config = load_config(path, explicit=True)
+        except ConfigError:
+            assert result.exit_code == 2 and "error: " in result.output, result.output
+            return
+
+    assert result.exit_code == 0, result.output
+    assert parse_config(result.stdout, "shown").config_hash() == config.config_hash()
