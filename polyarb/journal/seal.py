@@ -11,7 +11,9 @@
 # 4. Crash-safe publication: temp file, fsync, 0600, rename, fsync of the directory, then the
 #    manifest records SealInfo atomically. A crash in between leaves a sealed.parquet that no
 #    manifest vouches for; readers ignore it (they need `manifest.sealed`) and the next seal
-#    replaces it.
+#    replaces it. A crash before the rename leaves `sealed.parquet.tmp-<pid>`, which nothing
+#    reads; the next seal of that day deletes it once no process has that pid (a concurrent
+#    sealer's copy is left alone).
 # 5. Sealing a sealed day returns the recorded SealInfo when the file still matches it; a
 #    mismatching file is an error (delete it to re-seal), never silently replaced.
 # 6. Only the newest day of a root can change after it is closed (a writer restarting within the
@@ -71,6 +73,7 @@ def seal_day(day_dir: Path) -> layout.SealInfo:
 
 def _seal(day_dir: Path) -> layout.SealInfo:
     manifest = _closed_manifest(day_dir)
+    _remove_dead_temps(day_dir)
     existing = _existing_seal(day_dir, manifest)
     if existing is not None:
         return existing
@@ -92,6 +95,24 @@ def _seal(day_dir: Path) -> layout.SealInfo:
     )
     layout.write_manifest(day_dir, msgspec.structs.replace(manifest, sealed=info))
     return info
+
+
+def _remove_dead_temps(day_dir: Path) -> None:
+    """Delete the temporary copies of sealers that died mid-seal (SIGKILL, power loss)."""
+    for path in day_dir.glob(f"{layout.SEALED_NAME}.tmp-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _closed_manifest(day_dir: Path) -> layout.Manifest:

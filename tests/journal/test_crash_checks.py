@@ -11,7 +11,10 @@
 # and holds exactly the rows of its segments. Temporary copies are never read by anyone.
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -189,4 +192,22 @@ def test_seal_crash_after_publish_before_record_copy_is_ignored_then_replaced(
     with open_journal_db(root) as con:
         assert con.execute("SELECT count(*) FROM events").fetchone() == (12,)
     assert seal_day(day) == info  # same rows, same bytes: the half file is replaced
+    assert verify_journal(root).ok
+
+
+def test_seal_day_temp_copy_of_a_dead_sealer_is_deleted_a_live_ones_kept(tmp_path: Path) -> None:
+    root = tmp_path / "j"
+    with JournalWriter.open(root) as w:
+        _append(w, 5, MIDNIGHT_NS)
+        _append(w, 5, MIDNIGHT_NS + 86_400 * 10**9)
+    day = root / layout.list_days(root)[0]
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # reaped: no process has its pid any more
+    stale = day / f"{layout.SEALED_NAME}.tmp-{dead.pid}"
+    live = day / f"{layout.SEALED_NAME}.tmp-{os.getppid()}"  # a concurrent sealer, say
+    for path in (stale, live):
+        path.write_bytes(b"PAR1 half a copy")  # what a SIGKILL during DuckDB's COPY leaves
+    seal_day(day)
+    assert not stale.exists()
+    assert live.exists()
     assert verify_journal(root).ok
