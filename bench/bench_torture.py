@@ -51,7 +51,9 @@ def report(stats: Counter[str], seed: int, seconds: float) -> None:
         nested = stats[f"phase {key}/manifest"]
         print(f"{label:<28}{stats[f'phase {key}']:>8}{nested or '':>22}")
     print(f"{'total kills':<28}{stats['kills']:>8}{stats['phase (any) manifest write']:>22}")
-    print(f"  targeted / random         {stats['kills targeted']} / {stats['kills random']}")
+    print(f"  at a chosen step (child kills itself)  {stats['kills targeted']:>6}")
+    print(f"  at random inside DuckDB's COPY         {stats['kills aimed']:>6}")
+    print(f"  at a random moment                     {stats['kills random']:>6}")
     rows = [
         ("records checked (all rounds)", stats["records checked"]),
         ("unique records checked", stats["unique records checked"]),

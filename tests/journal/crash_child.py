@@ -11,7 +11,8 @@
 #   f <day>/<segment> <size> that segment file is fsynced up to <size> bytes (power-loss model)
 #   w <day>/<segment> <size> bytes written to it, not (yet) fsynced (only with cfg "power")
 #   p <phase> / p -          entering / leaving a phase: open, seg_roll, day_roll, day_first,
-#                            day_reopen, manifest, seal, close (phases nest: seg_roll/manifest)
+#                            day_reopen, manifest, seal, parquet_copy, close (phases nest:
+#                            seg_roll/manifest, seal/parquet_copy)
 #   k <phases> <step> <tag>  it kills itself now (a targeted kill, see Probe)
 #   sealed <day>             seal_day returned for that day
 #   error <repr>             any exception (the parent fails the test with it)
@@ -138,7 +139,8 @@ def instrument() -> None:
     for module in (layout, segment, seal, recovery):
         module.os = _OsSteps(module.__name__.rsplit(".", 1)[-1])  # type: ignore[attr-defined]
     layout.write_manifest = _phase("manifest", layout.write_manifest)
-    for name in ("_write_parquet", "_verify_parquet", "_publish"):
+    seal._write_parquet = _phase("parquet_copy", seal._write_parquet)  # DuckDB's COPY
+    for name in ("_verify_parquet", "_publish"):
         setattr(seal, name, _stepped(name, getattr(seal, name)))
     _wrap_writer()
     _wrap_sync()
@@ -227,10 +229,10 @@ def _seal_older_days(root: Path, rng: random.Random) -> None:
     """Seal the closed days before the newest (the writer's own day can change)."""
     days = layout.list_days(root)[:-1]
     todo = [d for d in days[-3:] if layout.read_manifest(root / d).sealed is None]
-    if not todo and days and rng.random() < 0.3:
-        victim = root / rng.choice(days) / layout.SEALED_NAME  # a deleted copy is rebuilt
-        victim.unlink(missing_ok=True)
-        todo = [victim.parent.name]
+    if days and rng.random() < 0.4:  # a deleted copy is rebuilt (its seal record stays)
+        victim = rng.choice(days)
+        (root / victim / layout.SEALED_NAME).unlink(missing_ok=True)
+        todo.insert(0, victim)
     for day in todo:
         _phase("seal", seal.seal_day)(root / day)
         say(f"sealed {day}")

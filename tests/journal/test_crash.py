@@ -208,6 +208,8 @@ def _config(rng: random.Random, model: Model, run: int, power: bool) -> dict[str
     if power and rng.random() < 0.85:  # written but not fsynced: a tail for the power loss
         cfg.update(policy="none", batch_records=rng.choice([1, 7, 50]), power=True)
         cfg["writes"] = rng.randrange(1, 4)
+    elif model.mode == "seal" and rng.random() < 0.5:  # inside DuckDB's COPY (one call)
+        cfg["aim"] = ["parquet_copy", rng.randrange(1, 3), rng.uniform(0, 0.005)]
     elif rng.random() < 0.5:
         phases = TARGETS[model.mode]
         phase = rng.choice(sorted(phases))
@@ -257,6 +259,10 @@ def _kill_run(server: Server, rng: random.Random, cfg: dict[str, Any]) -> Outcom
     pid, lines = server.start(cfg)
     if "target" in cfg:  # it dies at its target step; if that never comes, a random kill
         _wait(server, lines, lambda: False)
+    elif "aim" in cfg:  # at a random moment inside the nth occurrence of a phase
+        phase, nth, delay = cfg["aim"]
+        _wait(server, lines, lambda: lines.count(f"p {phase}") >= nth)
+        time.sleep(delay)
     elif cfg.get("power"):  # right after a write that is not fsynced yet
         _wait(server, lines, lambda: _unsynced_writes(lines) >= cfg["writes"])
     elif rng.random() < 0.5:
@@ -349,7 +355,7 @@ def _round(server: Server, rng: random.Random, model: Model, run: int, stats: Co
     if not (model.root / layout.LOCK_NAME).exists():
         assert out.durable == 0  # killed before the journal existed
         return
-    _count_kill(out, stats)
+    _count_kill(out, cfg, stats)
     checks = load("test_crash_checks")
     if power:
         checks.power_loss(rng, model, stats)
@@ -366,12 +372,14 @@ def _round(server: Server, rng: random.Random, model: Model, run: int, stats: Co
     checks.check_seals(model, stats)
 
 
-def _count_kill(out: Outcome, stats: Counter[str]) -> None:
+def _count_kill(out: Outcome, cfg: dict[str, Any], stats: Counter[str]) -> None:
     if not out.killed:
         stats["rounds without a kill (worker exited)"] += 1
         return
     stats["kills"] += 1
-    stats["kills targeted" if out.targeted else "kills random"] += 1
+    how = "targeted" if out.targeted else "aimed" if "aim" in cfg else "random"
+    stats[f"kills {how}"] += 1
+    stats[f"path {out.phase}"] += 1
     top = out.phase.split("/")
     stats[f"phase {top[0]}"] += 1
     if "manifest" in top[1:]:
