@@ -10,10 +10,11 @@
 #    fails journal_verify, and details name the seq (and ids) of every problem (first MAX_DETAILS).
 # 4. The seven checks, by name:
 #      journal_verify   verify_journal clean and seqs 1..N contiguous over the whole journal
-#      replay           `polyarb replay ROOT` (and each day dir) exits 0
-#      risk_limits      every PlaceOrders/Unwind order within the per-order limits; after each
-#                       placement the exposure (positions plus open buys) within every money
-#                       limit and the open positions within max_open_positions
+#      replay           `polyarb replay ROOT` (and each day dir, when several) exits 0
+#      risk_limits      every PlaceOrders order within the per-order limits (unwinds only reduce
+#                       exposure: the gates let them through, so they are not judged here);
+#                       after each placement the exposure (positions plus open buys) within
+#                       every money limit and the open positions within max_open_positions
 #      naked_legs       no opportunity with a naked leg (its net fill above the lowest leg's by
 #                       more than dust) and no repair order that may still fill for it (an exit
 #                       of that leg, or a retry), for the unwind timeout up to a clock tick,
@@ -100,10 +101,11 @@ def check_journal(root: Path, seqs: Sequence[int]) -> CheckResult:
 
 
 def check_replay(root: Path, timeout_s: float = 900.0) -> CheckResult:
-    """`polyarb replay` of the root and of each day directory exits 0."""
+    """`polyarb replay` of the root and of each day directory (when several) exits 0."""
     from polyarb.journal import layout
 
-    targets = [root, *(root / day for day in layout.list_days(root))]
+    days = layout.list_days(root)
+    targets = [root, *(root / day for day in days)] if len(days) > 1 else [root]
     problems = []
     for target in targets:
         done = subprocess.run([sys.executable, "-m", "polyarb", "replay", str(target)],
@@ -121,14 +123,13 @@ def _intent_problems(seq: int, kind: str, intent: OrderIntent, step: Step) -> li
     risk = step.config.risk
     out = []
     where = f"seq {seq} {kind} {intent.client_order_id}"
+    notional = intent.price_micros * intent.size_micros // _MICROS
     if intent.size_micros > risk.max_order_size_micros:
         out.append(f"{where}: size {intent.size_micros} > max {risk.max_order_size_micros}")
-    if kind == "place_orders":
-        notional = intent.price_micros * intent.size_micros // _MICROS
-        if intent.size_micros < risk.min_order_size_micros:
-            out.append(f"{where}: size {intent.size_micros} < min {risk.min_order_size_micros}")
-        if notional < risk.min_order_notional_micros:
-            out.append(f"{where}: notional {notional} < min {risk.min_order_notional_micros}")
+    if intent.size_micros < risk.min_order_size_micros:
+        out.append(f"{where}: size {intent.size_micros} < min {risk.min_order_size_micros}")
+    if notional < risk.min_order_notional_micros:
+        out.append(f"{where}: notional {notional} < min {risk.min_order_notional_micros}")
     return out
 
 
@@ -192,12 +193,10 @@ def check_risk_limits(records: Iterable[Record]) -> CheckResult:
     orders = 0
     for step in fold(records):
         placed = [(s, d) for s, d in step.decisions if isinstance(d, PlaceOrders)]
-        for seq, dec in step.decisions:
-            if isinstance(dec, (PlaceOrders, Unwind)):
-                orders += len(dec.orders)
-                kind = "place_orders" if isinstance(dec, PlaceOrders) else "unwind"
-                for intent in dec.orders:
-                    problems += _intent_problems(seq, kind, intent, step)
+        for seq, dec in placed:
+            orders += len(dec.orders)
+            for intent in dec.orders:
+                problems += _intent_problems(seq, "place_orders", intent, step)
         if placed:
             problems += _exposure_problems(step, placed)
     return _result("risk_limits", problems, f"{orders} orders checked")

@@ -15,7 +15,10 @@
 #    MAX_FAILED_STARTS times in all; every such exit is counted and shown (`failed_starts`).
 # 5. The breaker's cooldown is shortened (CHAOS_TOML) so a halt releases within the run and the
 #    order paths keep being exercised; every other engine limit keeps its default.
-# 6. Loopback only; every wait is bounded, and every process this module starts is ended by
+# 6. A closing run follows the last one (CLOSING_S, CLOSING_TOML: new opportunities sized to
+#    nothing, unwinds still allowed): its startup reconciles what the last run left unknown,
+#    as any next start would. An order in flight when a run stops can only be resolved so.
+# 7. Loopback only; every wait is bounded, and every process this module starts is ended by
 #    its pid in a finally block.
 from __future__ import annotations
 
@@ -36,15 +39,17 @@ from polyarb.sim.server.config import DEV_PRIVATE_KEY
 # Realistic rates: frames are many (~100/s), requests and orders few (a few per opportunity).
 DEFAULT_FAULTS = (
     "disconnect=0.0005,stall=0.0002,stall_s=8,malformed=0.001,unknown=0.001,"
-    "delay=0.002,delay_s=0.3,http425=0.02,http429=0.02,http500=0.02,http503=0.02,"
-    "lost_response=0.03,timeout=0.02,timeout_s=12,partial_fill=0.05,"
-    "settle_fail=0.03,settle_retry=0.05,heartbeat_lapse=0.05"
+    "delay=0.002,delay_s=0.3,http425=0.03,http429=0.03,http500=0.03,http503=0.03,"
+    "lost_response=0.04,timeout=0.03,timeout_s=12,partial_fill=0.05,"
+    "settle_fail=0.03,settle_retry=0.05,heartbeat_lapse=0.1"
 )
 SIM_START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 RESTART_DELAY_S = 1.0
 MAX_FAILED_STARTS = 10
 CHAOS_TOML = "[engine.breaker]\ncooldown_ns = 20000000000\n"
+CLOSING_TOML = "[engine.risk]\nmax_order_size_micros = 0\n"
+CLOSING_S = 4.0
 _REST = re.compile(r"^\s*REST\s+(http://\S+)\s*$")
 
 
@@ -70,7 +75,8 @@ class RunRecord:
     started_s: float
     ended_s: float = 0.0
     killed: bool = False
-    final: bool = False
+    final: bool = False  # ran to its scheduled end (the last run, the closing run)
+    closing: bool = False
     returncode: int | None = None
     stderr_path: str = ""
 
@@ -102,8 +108,9 @@ class ChaosOutcome:
 
     @property
     def final_ok(self) -> bool:
-        """The last run ended by itself with exit code 0."""
-        return bool(self.runs) and self.runs[-1].final and self.runs[-1].returncode == 0
+        """The last run and the closing run ended by themselves with exit code 0."""
+        finals = [r for r in self.runs if r.final]
+        return len(finals) == 2 and all(r.returncode == 0 for r in finals)
 
 
 def kill_times(cfg: ChaosConfig) -> list[float]:
@@ -177,11 +184,12 @@ class SimProcess:
             proc.wait()
 
 
-def write_config(path: Path, url: str) -> Path:
-    """A polyarb.toml pointing [venue] at the simulator at `url`."""
+def write_config(path: Path, url: str, extra: str = "") -> Path:
+    """A polyarb.toml pointing [venue] at the simulator at `url`, plus CHAOS_TOML and `extra`."""
     ws = url.replace("http://", "ws://") + "/ws"
     path.write_text(f'[venue]\nclob_url = "{url}"\nws_market_url = "{ws}/market"\n'
-                    f'ws_user_url = "{ws}/user"\ngamma_url = "{url}/no-gamma"\n' + CHAOS_TOML)
+                    f'ws_user_url = "{ws}/user"\ngamma_url = "{url}/no-gamma"\n' + CHAOS_TOML
+                    + extra)
     return path
 
 
@@ -248,11 +256,15 @@ class _Schedule:
             if rec.killed or time.monotonic() >= self.t0 + at_s or not self._may_restart():
                 return
 
-    def finish(self) -> None:
-        """The last run: --duration until the end; it must exit 0 by itself."""
+    def finish(self, closing: Path | None = None) -> None:
+        """The last run (--duration until the end), or with `closing` (its config) the closing
+        run (rule 6); it must exit 0 by itself."""
         while True:
             remaining = max(5.0, self.cfg.duration_s - (time.monotonic() - self.t0))
+            if closing is not None:
+                remaining, self.config = CLOSING_S, closing
             proc, rec = self._start(remaining)
+            rec.closing = closing is not None
             _run_final(proc, rec, remaining + STOP_TIMEOUT_S + 60)
             if rec.final or not self._may_restart():
                 rec.final = True
@@ -276,5 +288,6 @@ def drive(cfg: ChaosConfig) -> ChaosOutcome:
         for at in kill_times(cfg):
             schedule.kill_at(at)
         schedule.finish()
+        schedule.finish(write_config(cfg.out / "polyarb-closing.toml", sim.url, CLOSING_TOML))
         outcome.faults = sim.stats()
     return outcome

@@ -3,7 +3,8 @@
 #
 # Rules:
 # 1. The run passes only when every check passes, divergences are 0 (the rebuilt engine
-#    recomputes exactly the decisions the journal holds) and the last polyarb run exited 0.
+#    recomputes exactly the decisions the journal holds) and the last polyarb run and the
+#    closing run (driver.py rule 6) exited 0.
 # 2. Failed starts (driver.py rule 4) are shown with the last line of their stderr; they are a
 #    finding to read, not an invariant, so they do not fail the run by themselves.
 from __future__ import annotations
@@ -63,6 +64,10 @@ def _last_line(path: str) -> str:
     return lines[-1][:160] if lines else "(empty stderr)"
 
 
+def _final_exits(out: ChaosOutcome) -> str:
+    return " ".join(str(r.returncode) for r in out.runs if r.final) or "-"
+
+
 def render(report: ChaosReport) -> str:
     """The table: faults per class, processes, events, checks, divergences, verdict."""
     cfg, out = report.config, report.outcome
@@ -75,7 +80,7 @@ def render(report: ChaosReport) -> str:
               f"{'SIGKILLs':<28}{out.kills:>8}",
               f"{'restarts survived':<28}{out.restarts_survived:>8}",
               f"{'failed starts (restarted)':<28}{out.failed_starts:>8}",
-              f"{'last run exit code':<28}{out.runs[-1].returncode if out.runs else '-'!s:>8}",
+              f"{'last + closing run exits':<28}{_final_exits(out):>8}",
               f"{'events journaled':<28}{report.events:>8,}",
               f"{'divergences':<28}{report.divergences:>8}", ""]
     for run in out.runs:
