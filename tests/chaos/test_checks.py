@@ -185,6 +185,20 @@ def test_check_unknown_resolved_later_answer_passes() -> None:
     assert result.ok and result.summary == "1 unknown outcome(s)"
 
 
+def test_check_unknown_resolved_by_a_fill_the_engine_maps_passes() -> None:
+    # no later event names the client id: the fill on an unseen venue id is mapped to it
+    run = RecordRun()
+    run.started()
+    y, n = complete_set(run).orders
+    run.unknown(y)
+    run.fill(y, vid="0xvenue-unseen")
+    run.reject(n)
+
+    result = check_unknown_resolved(run.records)
+
+    assert result.ok and result.summary == "1 unknown outcome(s)"
+
+
 def test_check_unknown_resolved_never_answered_fails() -> None:
     run = RecordRun()
     run.started()
