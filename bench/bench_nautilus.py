@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.util
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -228,7 +229,8 @@ def main() -> None:
     n, tokens = len(frames), sum(len(m.tokens) for m in infos)
     version = _nautilus_version()
     print(f"bench_nautilus: {source}: {n:,} frames, {len(infos):,} markets ({tokens:,} tokens); "
-          f"nautilus_trader {version or 'not installed'}; best of {args.repeats}")
+          f"nautilus_trader {version or 'not installed'}; best of {args.repeats}; load average "
+          f"{os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     base = _best_ns(lambda: _orjson_ns(frames), args.repeats)
     ours = _best_ns(lambda: _polyarb_ns(frames, infos), args.repeats)
     no_fsync = _best_ns(lambda: _polyarb_ns(frames, infos, "none"), args.repeats)

@@ -13,8 +13,9 @@
 #    synced but never sent (no venue), as in `polyarb bench pipeline`.
 # 3. Wire -> decision: from the child's stamp taken just before it writes a frame to the socket,
 #    to the moment EngineLoop.handle returns for that frame (journaled, applied, decisions
-#    journaled). Frames are matched by content (FIFO per distinct frame), so sharding over
-#    several connections and a cycled feed both match correctly.
+#    journaled). A websocket keeps order, so the i-th data frame handled from a connection is
+#    the i-th frame the child sent on it; every 1024th frame's text is compared to make sure
+#    (`mismatched` counts failures). The engine side only appends per frame: no hashing.
 # 4. Frames are the deterministic generated feed (polyarb.bench.feedgen, the one `bench pipeline`
 #    uses: realistic mix, arbitrage windows), cycled when a run needs more than the pool. The
 #    simulator's own scenario is not the source: it tops out below the full-speed target, so it,
@@ -28,6 +29,7 @@ import asyncio
 import functools
 import math
 import multiprocessing as mp
+import os
 import queue
 import tempfile
 import time
@@ -50,6 +52,7 @@ POOL_MAX = 100_000  # distinct frames generated; longer runs cycle them (rule 4)
 _START_TIMEOUT_S = 60.0
 _DRAIN_TIMEOUT_S = 30.0
 Send = Callable[[bytes], Awaitable[None]]
+_DATA_START = ("{", "[")
 
 
 class BenchError(RuntimeError):
@@ -76,9 +79,9 @@ async def _sim(feed_path: str, rate: float, seconds: float, out: Any, inbox: Any
     await server.start()
     try:
         out.put(("ready", server.ws_url + "/market"))
-        plan = await _wait_subscribed(server.venue.market_hub, frames, routes)
+        plan, conn_of, assets = await _wait_subscribed(server.venue.market_hub, frames, routes)
         stamps = await (_paced(plan, rate, seconds) if rate > 0 else _flood(plan, seconds))
-        out.put(("done", stamps))
+        out.put(("done", (stamps, conn_of, assets)))
         await asyncio.to_thread(inbox.get)  # "stop": the client has drained and closed
     finally:
         await server.stop()
@@ -93,9 +96,14 @@ def _route(frame: str) -> str:
     return str(changes[0]["asset_id"] if changes else msg["asset_id"])
 
 
-async def _wait_subscribed(hub: Any, frames: list[str],
-                           routes: list[str]) -> list[tuple[bytes, Send]]:
-    """Wait until every routed asset has a subscriber; pair each frame with its writer."""
+async def _wait_subscribed(hub: Any, frames: list[str], routes: list[str],
+                           ) -> tuple[list[tuple[bytes, Send]], list[int], list[str]]:
+    """Wait until every routed asset has a subscriber; pair each frame with its writer.
+
+    Returns:
+        (frame bytes, writer) per frame; the connection index of each frame; one subscribed
+        asset per connection index (how the parent names the connection).
+    """
     from aiohttp import WSMsgType
 
     needed = set(routes)
@@ -105,16 +113,20 @@ async def _wait_subscribed(hub: Any, frames: list[str],
             raise TimeoutError("the client did not subscribe to every asset")
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.2)  # let the client's feed settle (its first frames, its keeper)
-    senders: dict[Any, Send] = {}
-    plan = []
+    senders: dict[Any, tuple[int, Send]] = {}
+    plan: list[tuple[bytes, Send]] = []
+    conn_of: list[int] = []
+    assets: list[str] = []
     for frame, token in zip(frames, routes, strict=True):
         conn = next(iter(hub.subs[token]))
-        send = senders.get(conn)
-        if send is None:
-            send = senders[conn] = functools.partial(conn.outbox.ws.send_frame,
-                                                     opcode=WSMsgType.TEXT)
-        plan.append((frame.encode(), send))
-    return plan
+        known = senders.get(conn)
+        if known is None:
+            known = senders[conn] = (len(assets), functools.partial(conn.outbox.ws.send_frame,
+                                                                    opcode=WSMsgType.TEXT))
+            assets.append(token)
+        plan.append((frame.encode(), known[1]))
+        conn_of.append(known[0])
+    return plan, conn_of, assets
 
 
 async def _paced(plan: list[tuple[bytes, Send]], rate: float, seconds: float) -> array[int]:
@@ -166,34 +178,42 @@ async def _flood(plan: list[tuple[bytes, Send]], seconds: float) -> array[int]:
 
 
 class _Recorder:
-    """Wraps EngineLoop.handle; for every known frame: its id, receive stamp, start and end."""
+    """Wraps EngineLoop.handle; per data frame: its connection, receive stamp, start and end.
 
-    def __init__(self, index: dict[str, int]) -> None:
-        self.index = index
-        self.uids: array[int] = array("q")
+    Only appends per frame (no hashing: it would add ~1 µs to the path measured); every
+    SAMPLE-th frame's text is kept to check the matching afterwards.
+    """
+
+    SAMPLE = 1024
+
+    def __init__(self) -> None:
+        self.conns: list[str] = []
         self.recv: array[int] = array("q")  # the feed's ts_recv_ns (wall clock)
         self.begin: array[int] = array("q")
         self.done: array[int] = array("q")
+        self.samples: list[tuple[int, str]] = []
         self.rejected = 0
         self.wall_offset = time.time_ns() - time.monotonic_ns()
 
     def install(self, loop: Any) -> None:
         from polyarb.runtime.loop import Frame
 
-        handle, get, clock = loop.handle, self.index.get, time.monotonic_ns
-        uids, recv, begin, done = self.uids, self.recv, self.begin, self.done
+        handle, clock, mask = loop.handle, time.monotonic_ns, self.SAMPLE - 1
+        conns, recv, begin, done = self.conns, self.recv, self.begin, self.done
+        samples = self.samples
 
         def timed(item: Any) -> list[Decision]:
             t0 = clock()
             decisions: list[Decision] = handle(item)
-            t1 = clock()  # first thing after handle: the id lookup is not in the latency
-            if type(item) is Frame:
-                uid = get(item.data)  # type: ignore[arg-type]
-                if uid is not None:
-                    uids.append(uid)
-                    recv.append(item.ts_recv_ns)
-                    begin.append(t0)
-                    done.append(t1)
+            t1 = clock()
+            # data frames only: PONG and other control texts were not sent by the plan
+            if type(item) is Frame and item.data[:1] in _DATA_START:
+                conns.append(item.conn)
+                recv.append(item.ts_recv_ns)
+                begin.append(t0)
+                done.append(t1)
+                if not len(done) & mask:
+                    samples.append((len(done) - 1, item.data))  # type: ignore[arg-type]
             return decisions
 
         loop.handle = timed
@@ -225,8 +245,8 @@ async def _get(q: Any, timeout: float, proc: Any) -> tuple[str, Any]:
         return msg
 
 
-async def _engine(infos: Sequence[Any], index: dict[str, int], config: Any, seconds: float,
-                  out: Any, proc: Any) -> dict[str, Any]:
+async def _engine(infos: Sequence[Any], config: Any, seconds: float, out: Any,
+                  proc: Any) -> dict[str, Any]:
     """Run `polyarb run`'s engine side against the child's simulator (rule 2)."""
     from polyarb.runtime import startup
     from polyarb.runtime.counters import Counters
@@ -244,7 +264,7 @@ async def _engine(infos: Sequence[Any], index: dict[str, int], config: Any, seco
         hook.loop = loop
         startup.start_run(loop, rebuilt, config, "r-bench-ws", "sim", time.time_ns)
         startup.load_into(loop, infos, "bench", time.time_ns)
-        rec = _Recorder(index)
+        rec = _Recorder()
         rec.install(loop)
         feed = MarketFeed(url, QueueSink(loop, "market"),
                           tokens_per_connection=config.venue.tokens_per_connection)
@@ -256,11 +276,12 @@ async def _engine(infos: Sequence[Any], index: dict[str, int], config: Any, seco
             feed.run(), resync.run_forever(config.run.tick_ms / 1000),
             tick_forever(loop, config.run.tick_ms / 1000, time.time_ns),
             poll_forever(writer, config.journal.batch_ms / 1000))]
-        _, stamps = await _get(out, seconds + _START_TIMEOUT_S, proc)
+        _, (stamps, conn_of, assets) = await _get(out, seconds + _START_TIMEOUT_S, proc)
         deadline = time.monotonic() + _DRAIN_TIMEOUT_S
         while len(rec.done) < len(stamps) and time.monotonic() < deadline and not consumer.done():
             await asyncio.sleep(0.01)
-        conns = len(feed.assignment)
+        where = {tok: conn for conn, toks in feed.assignment.items() for tok in toks}
+        index_of = {where[asset]: j for j, asset in enumerate(assets)}  # our conn -> its index
         await feed.close()
         for task in others:
             task.cancel()
@@ -271,10 +292,11 @@ async def _engine(infos: Sequence[Any], index: dict[str, int], config: Any, seco
         counts = loop.counters
         # the feed stamps with the wall clock: map it onto the monotonic one (mean offset)
         offset = (rec.wall_offset + time.time_ns() - time.monotonic_ns()) // 2
-        return {"stamps": stamps, "uids": rec.uids, "done": rec.done, "begin": rec.begin,
-                "recv": [t - offset for t in rec.recv], "conns": conns,
-                "rejected": rec.rejected, "opportunities": counts.opportunities,
-                "decisions": counts.decisions}
+        return {"stamps": stamps, "conn_of": conn_of, "done": rec.done, "begin": rec.begin,
+                "handled_conn": [index_of.get(c, -1) for c in rec.conns],
+                "recv": [t - offset for t in rec.recv], "conns": len(assets),
+                "samples": rec.samples, "rejected": rec.rejected,
+                "opportunities": counts.opportunities, "decisions": counts.decisions}
     finally:
         writer.close()
 
@@ -295,8 +317,9 @@ def run_ws(rate: float, seconds: float, markets: int, seed: int = 1,
             default.
 
     Returns:
-        rate, seconds, markets, durability, tokens, connections, sent, handled, matched,
-        sim_frames_per_s, frames_per_s, p50_us, p99_us, p999_us, max_us, mean_us, rejected,
+        rate, seconds, markets, durability, load_avg, tokens, connections, sent, handled,
+        matched, checked, mismatched, sim_frames_per_s, frames_per_s, p50_us, p99_us, p999_us, max_us, mean_us,
+        {wire,queue,handle}_{p50,p99}_us (the parts of wire->decision), rejected,
         opportunities, decisions.
 
     Raises:
@@ -313,8 +336,6 @@ def run_ws(rate: float, seconds: float, markets: int, seed: int = 1,
     gen = FeedGenerator(markets, seed=seed)
     want = rate * seconds if rate > 0 else 60_000 * seconds
     frames = list(gen.frames(max(2 * markets + 1, min(POOL_MAX, math.ceil(want)))))
-    index: dict[str, int] = {}
-    uid_of = [index.setdefault(f, i) for i, f in enumerate(frames)]
     ctx = mp.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="polyarb-bench-ws-") as tmp:
         feed_path = Path(tmp) / "feed.ndjson"
@@ -326,36 +347,41 @@ def run_ws(rate: float, seconds: float, markets: int, seed: int = 1,
         try:
             config = RunConfig(run=RunSection(journal_dir=str(Path(tmp) / "journal")),
                                journal=JournalSection(durability=policy))  # type: ignore[arg-type]
-            raw = asyncio.run(_engine(gen.market_infos(), index, config, seconds, out, proc))
+            raw = asyncio.run(_engine(gen.market_infos(), config, seconds, out, proc))
         finally:
             inbox.put("stop")
             proc.join(timeout=10)
             if proc.is_alive():
                 proc.terminate()
                 proc.join(timeout=5)
-    sent_at = _sent_at(raw["stamps"], uid_of, raw["uids"])
-    return {**_summary(rate, seconds, markets, raw, sent_at), "durability": policy}
+    ks = _match(len(raw["stamps"]), raw["conn_of"], raw["handled_conn"])
+    bad = sum(1 for i, text in raw["samples"] if ks[i] < 0 or frames[ks[i] % len(frames)] != text)
+    stamps = raw["stamps"]
+    sent_at = [stamps[k] if k >= 0 else -1 for k in ks]
+    return {**_summary(rate, seconds, markets, raw, sent_at), "durability": policy,
+            "checked": len(raw["samples"]), "mismatched": bad,
+            "load_avg": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else -1.0}
 
 
-def _sent_at(stamps: Sequence[int], uid_of: list[int], uids: Sequence[int]) -> list[int]:
-    """The send stamp of each handled frame (-1: none), matched by content, FIFO (rule 3).
+def _match(sent: int, conn_of: Sequence[int], handled_conn: Sequence[int]) -> list[int]:
+    """The send index k of each handled frame (-1: none), in order per connection (rule 3).
 
     Args:
-        stamps: the child's stamp of the k-th frame sent (frame k is uid_of[k % len(uid_of)]).
-        uid_of: the id (first index of its content) of each frame of the pool.
-        uids: the ids of the frames handled, in handling order.
+        sent: how many frames the child sent; the k-th was pool frame k % len(conn_of).
+        conn_of: the connection index each pool frame was sent on.
+        handled_conn: the connection index of each handled frame, in handling order.
     """
-    n = len(uid_of)
-    sent: dict[int, deque[int]] = {}
-    for k, stamp in enumerate(stamps):
-        uid = uid_of[k % n]
-        q = sent.get(uid)
+    n = len(conn_of)
+    per: dict[int, deque[int]] = {}
+    for k in range(sent):
+        j = conn_of[k % n]
+        q = per.get(j)
         if q is None:
-            q = sent[uid] = deque()
-        q.append(stamp)
+            q = per[j] = deque()
+        q.append(k)
     out = []
-    for uid in uids:
-        q = sent.get(uid)
+    for j in handled_conn:
+        q = per.get(j)
         out.append(q.popleft() if q else -1)
     return out
 
@@ -414,9 +440,11 @@ def render(result: dict[str, Any]) -> str:
                   if r["rate"] else "")
     return "\n".join([
         f"bench ws: {mode}, {r['seconds']:g} s, {r['markets']:,} markets ({r['tokens']:,} tokens)"
-        f" on {r['connections']} connection(s), journal durability {r['durability']}",
+        f" on {r['connections']} connection(s), journal durability {r['durability']}, "
+        f"load average {r['load_avg']:.2f} ({os.cpu_count()} CPUs)",
         f"  sent            {r['sent']:,} frames ({r['sim_frames_per_s']:,.0f} frames/s)",
-        f"  handled         {r['handled']:,} frames ({r['matched']:,} matched)",
+        f"  handled         {r['handled']:,} frames ({r['matched']:,} matched to a send; "
+        f"{r['checked']:,} sampled texts checked, {r['mismatched']:,} mismatched)",
         f"  frames/s        {r['frames_per_s']:,.0f}{fps_target}",
         f"  wire->decision  p50 {r['p50_us']:,.1f} µs  p99 {r['p99_us']:,.1f} µs  "
         f"p99.9 {r['p999_us']:,.1f} µs  max {r['max_us']:,.1f} µs  mean {r['mean_us']:,.1f} µs"

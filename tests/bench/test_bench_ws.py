@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from polyarb.bench.ws import _sent_at, run_ws
+from polyarb.bench.ws import _match, run_ws
 from polyarb.cli import app
 
 runner = CliRunner()
@@ -29,7 +29,7 @@ def test_bench_ws_low_rate_json_positive_numbers() -> None:
     assert run["sent"] > 0 and run["handled"] == run["sent"] == run["matched"]
     assert run["frames_per_s"] > 0 and run["sim_frames_per_s"] > 0
     assert 0 < run["p50_us"] <= run["p99_us"] <= run["p999_us"] <= run["max_us"]
-    assert run["rejected"] == 0
+    assert run["rejected"] == 0 and run["mismatched"] == 0
 
 
 def test_bench_ws_full_speed_text_shows_figures_and_targets() -> None:
@@ -48,9 +48,8 @@ def test_run_ws_bad_arguments_value_error() -> None:
         run_ws(100, 0, 1)
 
 
-def test_sent_at_cycled_feed_matches_fifo_per_frame() -> None:
-    # a pool of 3 frames whose third repeats the first (uid 0), sent 6 times (cycled)
-    uid_of = [0, 1, 0]
-    stamps = [100, 200, 300, 400, 500, 600]  # k -> uid 0, 1, 0, 0, 1, 0
-    uids = [1, 0, 0, 0, 1, 0, 1]  # handled order (uid 1 may come first); the last is unmatched
-    assert _sent_at(stamps, uid_of, uids) == [200, 100, 300, 400, 500, 600, -1]
+def test_match_cycled_pool_two_connections_in_order_per_connection() -> None:
+    # a pool of 3 frames on connections 0, 1, 0, sent 7 times (cycled): k = 0..6
+    conn_of = [0, 1, 0]  # k -> connection 0, 1, 0, 0, 1, 0, 0
+    handled = [1, 0, 0, 1, 0, 0, 0, 1]  # connection 1 may deliver first; the last is unmatched
+    assert _match(7, conn_of, handled) == [1, 0, 2, 4, 3, 5, 6, -1]
