@@ -318,9 +318,9 @@ def run_ws(rate: float, seconds: float, markets: int, seed: int = 1,
 
     Returns:
         rate, seconds, markets, durability, load_avg, tokens, connections, sent, handled,
-        matched, checked, mismatched, sim_frames_per_s, frames_per_s, p50_us, p99_us, p999_us, max_us, mean_us,
-        {wire,queue,handle}_{p50,p99}_us (the parts of wire->decision), rejected,
-        opportunities, decisions.
+        matched, checked, mismatched, sim_frames_per_s, frames_per_s, p50_us, p99_us,
+        p999_us, max_us, mean_us, {wire,queue,handle}_{p50,p99}_us (the parts of
+        wire->decision), rejected, opportunities, decisions.
 
     Raises:
         BenchError: the simulator process failed or the client never subscribed.
