@@ -11,6 +11,7 @@ from polyarb.chaos.fold import Step, fold
 from polyarb.chaos.result import CheckResult, result
 from polyarb.core.engine_views import PendingExposure
 from polyarb.core.exec_common import cost_up
+from polyarb.core.unwind import LegFill
 from polyarb.events.base import Record
 from polyarb.events.decisions import CancelOrders, OrderIntent, PlaceOrders, Unwind
 from polyarb.events.inputs import (
@@ -123,6 +124,9 @@ class _Naked:
         self.decided: set[str] = set()
         self.reported: set[str] = set()
         self.journaled: set[str] = set()  # client ids of journaled orders: only they can cover
+        # information, not judged: legs covered only by repair orders of unknown outcome
+        self.on_unknown: dict[str, int] = {}
+        self.longest_on_unknown_ns = 0
 
     def update(self, step: Step, opp_ids: Sequence[str]) -> int:
         """Track which opportunities are naked and uncovered now; returns new episodes."""
@@ -140,6 +144,7 @@ class _Naked:
             # pending, or a retry of a short leg is pending
             bare = [f for f in fills if f.net_micros - low > dust
                     and not self.journaled.intersection(f.pending_exit)]
+            self._track_unknown(step, opp_id, fills, low, dust, bool(bare) and not retrying)
             if not bare or retrying:
                 self.since.pop(opp_id, None)
             elif opp_id not in self.since:  # a new episode: it needs a decision again
@@ -148,6 +153,20 @@ class _Naked:
                 self.reported.discard(opp_id)
                 episodes += 1
         return episodes
+
+    def _track_unknown(self, step: Step, opp_id: str, fills: Sequence[LegFill], low: int,
+                       dust: int, uncovered: bool) -> None:
+        orders = step.engine.execution.orders
+        known = [c for f in fills for c in (*f.pending_entry, *f.pending_exit)
+                 if c in self.journaled and (rec := orders.get(c)) is not None
+                 and rec.role != "leg" and orders.state_of(rec) != "unknown"]
+        naked = any(f.net_micros - low > dust for f in fills)
+        now = step.event.ts_recv_ns
+        if naked and not uncovered and not known:
+            start = self.on_unknown.setdefault(opp_id, now)
+            self.longest_on_unknown_ns = max(self.longest_on_unknown_ns, now - start)
+        else:
+            self.on_unknown.pop(opp_id, None)
 
     def journal(self, step: Step) -> None:
         """Note the step's journaled orders (before update: they cover from this step on)."""
@@ -166,6 +185,12 @@ class _Naked:
                     rec = ex.orders.get(cid)
                     if rec is not None:
                         self.decided.add(rec.opp_id)
+
+    def tick(self, step: Step) -> None:
+        """Let the unknown-covered durations grow with event time."""
+        now = step.event.ts_recv_ns
+        for start in self.on_unknown.values():
+            self.longest_on_unknown_ns = max(self.longest_on_unknown_ns, now - start)
 
     def overdue(self, step: Step) -> list[str]:
         timeout = step.config.execution.unwind.timeout_ns
@@ -197,7 +222,10 @@ def check_naked_legs(records: Iterable[Record]) -> CheckResult:
         naked.decide(step)
         if isinstance(step.event, ClockTick):
             problems += naked.overdue(step)
-    return result("naked_legs", problems, f"{episodes} legging episode(s)")
+            naked.tick(step)
+    return result("naked_legs", problems,
+                  f"{episodes} legging episode(s); longest covered only by orders of unknown "
+                  f"outcome {naked.longest_on_unknown_ns / 1e9:.1f} s")
 
 
 def _tag(ev: object) -> str:

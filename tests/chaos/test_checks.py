@@ -136,7 +136,7 @@ def test_check_naked_legs_escalated_at_the_timeout_passes() -> None:
     result = check_naked_legs(run.records)
 
     assert any(type(d) is CancelOrders for d in run.decisions)
-    assert result.ok and result.summary == "1 legging episode(s)"
+    assert result.ok and result.summary.startswith("1 legging episode(s);")
 
 
 def test_check_naked_legs_no_repair_journaled_fails() -> None:
