@@ -22,6 +22,7 @@
 #    its pid in a finally block.
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -102,9 +103,11 @@ class ChaosOutcome:
 
     @property
     def restarts_survived(self) -> int:
-        """Runs started after a kill that ran until their scheduled end (killed or exit 0)."""
-        after_kill = [b for a, b in zip(self.runs, self.runs[1:], strict=False) if a.killed]
-        return sum(1 for r in after_kill if r.killed or (r.final and r.returncode == 0))
+        """Kills after which polyarb came back (failed starts restarted, rule 4) and ran until
+        its scheduled end: killed again, or the last run exiting 0."""
+        ran = [r for r in self.runs if r.killed or r.final]  # failed starts skipped
+        return sum(1 for a, b in itertools.pairwise(ran)
+                   if a.killed and (b.killed or b.returncode == 0))
 
     @property
     def final_ok(self) -> bool:

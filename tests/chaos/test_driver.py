@@ -67,5 +67,5 @@ def test_outcome_counts_kills_restarts_failed_starts_and_finals() -> None:
         RunRecord(3, 3.0, final=True, returncode=0),
         RunRecord(4, 4.0, final=True, closing=True, returncode=0)])
 
-    assert (out.kills, out.failed_starts, out.restarts_survived) == (2, 1, 1)
+    assert (out.kills, out.failed_starts, out.restarts_survived) == (2, 1, 2)
     assert out.final_ok
