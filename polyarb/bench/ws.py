@@ -3,7 +3,7 @@
 #
 # Rules:
 # 1. Two processes, one clock. The simulator (SimServer, its websocket endpoint and subscription
-#    handling) runs in a spawned child, so it does not share the engine's core or GIL. Both
+#    handling) runs in a spawned child (ws_sim.py), so it shares neither core nor GIL. Both
 #    sides stamp with time.monotonic_ns, a system-wide clock (CLOCK_MONOTONIC on Linux), so
 #    stamps from the two processes compare directly.
 # 2. The measured path is exactly `polyarb run`'s, built by its own startup functions: journal
@@ -26,7 +26,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import math
 import multiprocessing as mp
 import os
@@ -35,13 +34,12 @@ import tempfile
 import time
 from array import array
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from polyarb.bench.feedgen import FeedGenerator
+from polyarb.bench.ws_sim import START_TIMEOUT_S, sim_main
 from polyarb.events.base import Decision
 from polyarb.events.decisions import FrameRejected
 
@@ -49,132 +47,12 @@ TARGET_FPS = 50_000
 TARGET_RATE = 5_000
 TARGET_P99_US = 500
 POOL_MAX = 100_000  # distinct frames generated; longer runs cycle them (rule 4)
-_START_TIMEOUT_S = 60.0
 _DRAIN_TIMEOUT_S = 30.0
-Send = Callable[[bytes], Awaitable[None]]
 _DATA_START = ("{", "[")
 
 
 class BenchError(RuntimeError):
     """The benchmark could not run (the simulator died, nobody subscribed, ...)."""
-
-
-# --- the simulator process -------------------------------------------------------------------
-
-
-def _sim_main(feed_path: str, rate: float, seconds: float, out: Any, inbox: Any) -> None:
-    """Entry point of the child process: serve, stream, report the send stamps, wait for stop."""
-    try:
-        asyncio.run(_sim(feed_path, rate, seconds, out, inbox))
-    except Exception as exc:  # reported to the parent, which raises BenchError
-        out.put(("error", f"{type(exc).__name__}: {exc}"))
-
-
-async def _sim(feed_path: str, rate: float, seconds: float, out: Any, inbox: Any) -> None:
-    from polyarb.sim.server import ServerConfig, SimServer
-
-    frames = Path(feed_path).read_text(encoding="utf-8").splitlines()
-    routes = [_route(f) for f in frames]
-    server = SimServer(ServerConfig())
-    await server.start()
-    try:
-        out.put(("ready", server.ws_url + "/market"))
-        plan, conn_of, assets = await _wait_subscribed(server.venue.market_hub, frames, routes)
-        stamps = await (_paced(plan, rate, seconds) if rate > 0 else _flood(plan, seconds))
-        out.put(("done", (stamps, conn_of, assets)))
-        await asyncio.to_thread(inbox.get)  # "stop": the client has drained and closed
-    finally:
-        await server.stop()
-
-
-def _route(frame: str) -> str:
-    """The asset a frame is about (the subscription that routes it)."""
-    msg = orjson.loads(frame)
-    if isinstance(msg, list):
-        msg = msg[0]
-    changes = msg.get("price_changes")
-    return str(changes[0]["asset_id"] if changes else msg["asset_id"])
-
-
-async def _wait_subscribed(hub: Any, frames: list[str], routes: list[str],
-                           ) -> tuple[list[tuple[bytes, Send]], list[int], list[str]]:
-    """Wait until every routed asset has a subscriber; pair each frame with its writer.
-
-    Returns:
-        (frame bytes, writer) per frame; the connection index of each frame; one subscribed
-        asset per connection index (how the parent names the connection).
-    """
-    from aiohttp import WSMsgType
-
-    needed = set(routes)
-    deadline = time.monotonic() + _START_TIMEOUT_S
-    while not all(hub.subs.get(t) for t in needed):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the client did not subscribe to every asset")
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.2)  # let the client's feed settle (its first frames, its keeper)
-    senders: dict[Any, tuple[int, Send]] = {}
-    plan: list[tuple[bytes, Send]] = []
-    conn_of: list[int] = []
-    assets: list[str] = []
-    for frame, token in zip(frames, routes, strict=True):
-        conn = next(iter(hub.subs[token]))
-        known = senders.get(conn)
-        if known is None:
-            known = senders[conn] = (len(assets), functools.partial(conn.outbox.ws.send_frame,
-                                                                    opcode=WSMsgType.TEXT))
-            assets.append(token)
-        plan.append((frame.encode(), known[1]))
-        conn_of.append(known[0])
-    return plan, conn_of, assets
-
-
-async def _paced(plan: list[tuple[bytes, Send]], rate: float, seconds: float) -> array[int]:
-    """Send on a fixed schedule (rule 5); returns the stamp of each frame sent."""
-    clock, stamps, n = time.monotonic_ns, array("q"), len(plan)
-    interval = 1e9 / rate
-    start = clock() + 1_000_000
-    for k in range(max(1, int(rate * seconds))):
-        due = start + int(k * interval)
-        wait = due - clock()
-        if wait > 2_000_000:  # long gaps: let the server's loop run meanwhile
-            await asyncio.sleep((wait - 1_000_000) / 1e9)
-            wait = due - clock()
-        if wait > 0:
-            time.sleep(wait / 1e9)  # sub-ms precision the event loop's timer lacks
-        frame, send = plan[k % n]
-        stamps.append(clock())
-        try:
-            await send(frame)
-        except ConnectionError:
-            stamps.pop()
-            break
-        await asyncio.sleep(0)  # the transport writes now; the server handles its input
-    return stamps
-
-
-async def _flood(plan: list[tuple[bytes, Send]], seconds: float) -> array[int]:
-    """Send back to back for `seconds`; TCP backpressure paces (rule 5)."""
-    clock, stamps, n = time.monotonic_ns, array("q"), len(plan)
-    end = clock() + int(seconds * 1e9)
-    k = 0
-    while True:
-        frame, send = plan[k % n]
-        stamps.append(clock())
-        try:
-            await send(frame)  # suspends only while the transport is paused (drain)
-        except ConnectionError:
-            stamps.pop()
-            break
-        k += 1
-        if k & 127 == 0:
-            if clock() >= end:
-                break
-            await asyncio.sleep(0)
-    return stamps
-
-
-# --- the engine side (this process) ----------------------------------------------------------
 
 
 class _Recorder:
@@ -255,7 +133,7 @@ async def _engine(infos: Sequence[Any], config: Any, seconds: float, out: Any,
     from polyarb.runtime.sinks import QueueSink
     from polyarb.venues.polymarket.feed import MarketFeed
 
-    _, url = await _get(out, _START_TIMEOUT_S, proc)
+    _, url = await _get(out, START_TIMEOUT_S, proc)
     hook = startup.HookTarget()
     writer = startup.open_writer(config, hook)
     try:
@@ -276,7 +154,7 @@ async def _engine(infos: Sequence[Any], config: Any, seconds: float, out: Any,
             feed.run(), resync.run_forever(config.run.tick_ms / 1000),
             tick_forever(loop, config.run.tick_ms / 1000, time.time_ns),
             poll_forever(writer, config.journal.batch_ms / 1000))]
-        _, (stamps, conn_of, assets) = await _get(out, seconds + _START_TIMEOUT_S, proc)
+        _, (stamps, conn_of, assets) = await _get(out, seconds + START_TIMEOUT_S, proc)
         deadline = time.monotonic() + _DRAIN_TIMEOUT_S
         while len(rec.done) < len(stamps) and time.monotonic() < deadline and not consumer.done():
             await asyncio.sleep(0.01)
@@ -341,7 +219,7 @@ def run_ws(rate: float, seconds: float, markets: int, seed: int = 1,
         feed_path = Path(tmp) / "feed.ndjson"
         feed_path.write_text("\n".join(frames) + "\n", encoding="utf-8")
         out, inbox = ctx.Queue(), ctx.Queue()
-        proc = ctx.Process(target=_sim_main, args=(str(feed_path), rate, seconds, out, inbox),
+        proc = ctx.Process(target=sim_main, args=(str(feed_path), rate, seconds, out, inbox),
                            name="polyarb-bench-sim", daemon=True)
         proc.start()
         try:
