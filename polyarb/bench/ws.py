@@ -154,10 +154,12 @@ async def _engine(infos: Sequence[Any], config: Any, seconds: float, out: Any,
             feed.run(), resync.run_forever(config.run.tick_ms / 1000),
             tick_forever(loop, config.run.tick_ms / 1000, time.time_ns),
             poll_forever(writer, config.journal.batch_ms / 1000))]
-        _, (stamps, conn_of, assets) = await _get(out, seconds + START_TIMEOUT_S, proc)
+        cpu = time.process_time()  # this process's CPU (every thread) while it takes the feed
+        _, (stamps, conn_of, assets, sim_cpu) = await _get(out, seconds + START_TIMEOUT_S, proc)
         deadline = time.monotonic() + _DRAIN_TIMEOUT_S
         while len(rec.done) < len(stamps) and time.monotonic() < deadline and not consumer.done():
             await asyncio.sleep(0.01)
+        cpu = time.process_time() - cpu
         where = {tok: conn for conn, toks in feed.assignment.items() for tok in toks}
         index_of = {where[asset]: j for j, asset in enumerate(assets)}  # our conn -> its index
         await feed.close()
@@ -174,7 +176,8 @@ async def _engine(infos: Sequence[Any], config: Any, seconds: float, out: Any,
                 "handled_conn": [index_of.get(c, -1) for c in rec.conns],
                 "recv": [t - offset for t in rec.recv], "conns": len(assets),
                 "samples": rec.samples, "rejected": rec.rejected,
-                "opportunities": counts.opportunities, "decisions": counts.decisions}
+                "opportunities": counts.opportunities, "decisions": counts.decisions,
+                "cpu_s": cpu, "sim_cpu_s": sim_cpu}
     finally:
         writer.close()
 
@@ -196,7 +199,9 @@ def run_ws(rate: float, seconds: float, markets: int, seed: int = 1,
 
     Returns:
         rate, seconds, markets, durability, load_avg, tokens, connections, sent, handled,
-        matched, checked, mismatched, sim_frames_per_s, frames_per_s, p50_us, p99_us,
+        matched, checked, mismatched, sim_frames_per_s, frames_per_s, cpu_us_per_frame (CPU
+        time of this process while it took the feed, per frame: the machine's load does not
+        inflate it as it does wall time), sim_cpu_us_per_frame, p50_us, p99_us,
         p999_us, max_us, mean_us, {wire,queue,handle}_{p50,p99}_us (the parts of
         wire->decision), rejected, opportunities, decisions.
 
@@ -304,6 +309,8 @@ def _summary(rate: float, seconds: float, markets: int, raw: dict[str, Any],
         "p50_us": _pct(lat, 50), "p99_us": _pct(lat, 99), "p999_us": _pct(lat, 99.9),
         "max_us": round(lat[-1] / 1000, 1) if lat else 0.0,
         "mean_us": round(sum(lat) / len(lat) / 1000, 1) if lat else 0.0,
+        "cpu_us_per_frame": round(raw["cpu_s"] * 1e6 / handled, 2) if handled else 0.0,
+        "sim_cpu_us_per_frame": round(raw["sim_cpu_s"] * 1e6 / sent, 2) if sent else 0.0,
         "rejected": raw["rejected"], "opportunities": raw["opportunities"],
         "decisions": raw["decisions"],
     }
@@ -320,10 +327,13 @@ def render(result: dict[str, Any]) -> str:
         f"bench ws: {mode}, {r['seconds']:g} s, {r['markets']:,} markets ({r['tokens']:,} tokens)"
         f" on {r['connections']} connection(s), journal durability {r['durability']}, "
         f"load average {r['load_avg']:.2f} ({os.cpu_count()} CPUs)",
-        f"  sent            {r['sent']:,} frames ({r['sim_frames_per_s']:,.0f} frames/s)",
+        f"  sent            {r['sent']:,} frames ({r['sim_frames_per_s']:,.0f} frames/s; "
+        f"simulator CPU {r['sim_cpu_us_per_frame']:.1f} µs/frame)",
         f"  handled         {r['handled']:,} frames ({r['matched']:,} matched to a send; "
         f"{r['checked']:,} sampled texts checked, {r['mismatched']:,} mismatched)",
         f"  frames/s        {r['frames_per_s']:,.0f}{fps_target}",
+        f"  CPU             {r['cpu_us_per_frame']:.1f} µs/frame in polyarb's process (one "
+        f"core's ceiling {1e6 / max(r['cpu_us_per_frame'], 1e-9):,.0f} frames/s)",
         f"  wire->decision  p50 {r['p50_us']:,.1f} µs  p99 {r['p99_us']:,.1f} µs  "
         f"p99.9 {r['p999_us']:,.1f} µs  max {r['max_us']:,.1f} µs  mean {r['mean_us']:,.1f} µs"
         f"{lat_target}",

@@ -5,7 +5,7 @@
 # Rules:
 # 1. Runs in its own process (spawned by ws.run_ws) with its own event loop; talks to the parent
 #    only through two multiprocessing queues: ("ready", url), then ("done", (stamps, conn_of,
-#    assets)) or ("error", text); it stops when the parent puts "stop".
+#    assets, cpu_s)) or ("error", text); it stops when the parent puts "stop".
 # 2. Frames go out through the simulator's own connection (aiohttp's send_frame on the
 #    connection that subscribed to the frame's asset), so the transport is the simulator's.
 # 3. Stamps are time.monotonic_ns, taken just before each write; a frame that could not be
@@ -52,8 +52,10 @@ async def _sim(feed_path: str, rate: float, seconds: float, out: Any, inbox: Any
     try:
         out.put(("ready", server.ws_url + "/market"))
         plan, conn_of, assets = await _wait_subscribed(server.venue.market_hub, frames, routes)
+        cpu = time.process_time()
         stamps = await (_paced(plan, rate, seconds) if rate > 0 else _flood(plan, seconds))
-        out.put(("done", (stamps, conn_of, assets)))
+        cpu = time.process_time() - cpu
+        out.put(("done", (stamps, conn_of, assets, cpu)))
         await asyncio.to_thread(inbox.get)  # "stop": the client has drained and closed
     finally:
         await server.stop()

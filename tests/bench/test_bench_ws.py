@@ -28,6 +28,7 @@ def test_bench_ws_low_rate_json_positive_numbers() -> None:
     assert run["rate"] == 500 and run["markets"] == 3 and run["connections"] == 1
     assert run["sent"] > 0 and run["handled"] == run["sent"] == run["matched"]
     assert run["frames_per_s"] > 0 and run["sim_frames_per_s"] > 0
+    assert run["cpu_us_per_frame"] > 0 and run["sim_cpu_us_per_frame"] > 0
     assert 0 < run["p50_us"] <= run["p99_us"] <= run["p999_us"] <= run["max_us"]
     assert run["rejected"] == 0 and run["mismatched"] == 0
 
