@@ -38,7 +38,7 @@ from polyarb.core.stats import RunStats
 from polyarb.events import Decision, Event, Record, RunStarted, StateCheckpoint, encode_event
 from polyarb.events.inputs import RawFrame
 from polyarb.journal import JournalCorrupt, Problem
-from polyarb.journal.fastscan import decode_checked
+from polyarb.journal.fastscan import decode
 from polyarb.journal.reader import LineBlock, iter_blocks
 from polyarb.replay_config import ConfigError, config_from_journal
 from polyarb.replay_diff import FieldDiff, diff_json
@@ -140,9 +140,7 @@ def _blocks(plan: ReplayPlan) -> Iterator[LineBlock]:
 def _records(plan: ReplayPlan) -> Iterator[Record]:
     """The records of _blocks, decoded (what-if's reader)."""
     for block in _blocks(plan):
-        for i, line in enumerate(block.lines):
-            ev = decode_checked(line)
-            yield Record(block.first_seq + i, ev) if ev is not None else block.record(i)
+        yield from block.records()
 
 
 class _Runner:
@@ -186,18 +184,22 @@ class _Runner:
         The common record (a market frame while no decision is owed) goes straight from the
         fast decode to Engine.apply; everything else takes _step.
         """
-        seq = block.first_seq
+        seq, fast, pending = block.first_seq, block.fast, self.pending
         apply = self.engine.apply
         inputs = 0
         for i, line in enumerate(block.lines):
-            ev = decode_checked(line)
-            if ev is None:
+            if fast:
+                try:
+                    ev = decode(line)
+                except Exception:  # the reference decode names the reason
+                    ev = block.record(i).event
+            else:
                 ev = block.record(i).event
-            if type(ev) is RawFrame and not self.pending:
+            if type(ev) is RawFrame and not pending:
                 inputs += 1
                 out = apply(seq + i, ev)
                 if out:
-                    self.pending.extend(out)
+                    pending.extend(out)
                     self.cause = (seq + i, "raw_frame")
                 continue
             divergence = self._step(seq + i, ev)
