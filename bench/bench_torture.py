@@ -31,6 +31,7 @@ PHASES = [
     ("close", "clean close"),
     ("start", "before the open"),
 ]
+TORN = "repair: truncated a torn tail"
 ZERO_FILLED = "repair: truncated a zero-filled tail"
 
 
@@ -46,20 +47,27 @@ def load_harness() -> ModuleType:
 def report(stats: Counter[str], seed: int, seconds: float) -> None:
     print(f"crash torture of the journal: seed {seed}, {stats['journals']} journals, "
           f"{stats['days']} UTC days")  # fmt: skip
-    print(f"{'phase at the kill':<28}{'kills':>8}{'in a manifest write':>22}")
+    print(f"{'phase at the kill':<40}{'kills':>8}")
     for key, label in PHASES:
-        nested = stats[f"phase {key}/manifest"]
-        print(f"{label:<28}{stats[f'phase {key}']:>8}{nested or '':>22}")
-    print(f"{'total kills':<28}{stats['kills']:>8}{stats['phase (any) manifest write']:>22}")
-    print(f"  at a chosen step (child kills itself)  {stats['kills targeted']:>6}")
-    print(f"  at random inside DuckDB's COPY         {stats['kills aimed']:>6}")
-    print(f"  at a random moment                     {stats['kills random']:>6}")
+        print(f"{label + ' (' + key + ')':<40}{stats[f'phase {key}']:>8}")
+        for path, n in sorted(stats.items()):
+            if path.startswith(f"path {key}/"):
+                print(f"{'  inside ' + path[5:]:<40}{n:>8}")
+    print(f"{'total kills':<40}{stats['kills']:>8}")
+    print(f"{'  inside a manifest write (any phase)':<40}{stats['phase (any) manifest write']:>8}")
+    print(f"  at a chosen step (child kills itself)  {stats['kills targeted']:>8}")
+    print(f"  at random inside DuckDB's COPY         {stats['kills aimed']:>8}")
+    print(f"  at a random moment                     {stats['kills random']:>8}")
+    steps = {k: v for k, v in sorted(stats.items()) if k.startswith("manifest write killed ")}
+    for key, value in steps.items():
+        print(f"  {key:<38}{value:>8}")
     rows = [
         ("records checked (all rounds)", stats["records checked"]),
         ("unique records checked", stats["unique records checked"]),
         ("durable records lost", 0),  # any loss stops the run with an AssertionError
-        ("torn tails repaired", stats["repair: truncated a torn tail"] + stats[ZERO_FILLED]),
-        ("  of them added by the parent", stats["torn tails added"]),
+        ("torn tails added by the parent", stats["torn tails added"]),
+        ("torn tails cut by the parent's reopen", stats[TORN] + stats[ZERO_FILLED]),
+        ("torn tails cut by a worker's recovery", stats["torn tails cut by a worker's recovery"]),
         ("power-loss rounds", stats["power-loss rounds"]),
         ("  unsynced tails cut", stats["power-loss unsynced tails cut"]),
         ("  bytes dropped", stats["power-loss bytes dropped"]),
@@ -69,11 +77,11 @@ def report(stats: Counter[str], seed: int, seconds: float) -> None:
         ("rounds the worker exited", stats["rounds without a kill (worker exited)"]),
     ]
     for label, value in rows:
-        print(f"{label:<34}{value:>10,}")
+        print(f"{label:<38}{value:>10,}")
     other = {k: v for k, v in sorted(stats.items()) if k.startswith(("repair: ", "leftover "))}
     for key, value in other.items():
-        print(f"  {key:<32}{value:>10,}")
-    print(f"{'wall time':<34}{seconds:>10.1f} s  ({stats['kills'] / seconds:.1f} kills/s)")
+        print(f"  {key:<36}{value:>10,}")
+    print(f"{'wall time':<38}{seconds:>10.1f} s  ({stats['kills'] / seconds:.1f} kills/s)")
 
 
 def main() -> None:

@@ -58,13 +58,12 @@ CHILD = HERE / "crash_child.py"
 KILLS = int(os.environ.get("POLYARB_CRASH_KILLS", "200"))
 SEED = int(os.environ.get("POLYARB_CRASH_SEED", "20251227"))
 ROUNDS_PER_JOURNAL = 10
-TORN_MARK = b"TORN-TAIL-MARK"
 DAY_NS = 86_400 * 1_000_000_000
 MODES = ("mixed", "seg", "day", "seal")
 # Phases a targeted kill aims at, per mode: (most occurrences a worker goes through, most os calls
 # one occurrence makes). A worker opens once and reopens a day at most once.
 TARGETS = {
-    "mixed": {"open": (1, 14), "seg_roll": (3, 16), "day_reopen": (1, 12)},
+    "mixed": {"open": (1, 14), "seg_roll": (3, 16), "day_reopen": (1, 12), "close": (1, 30)},
     "seg": {"seg_roll": (4, 16), "manifest": (6, 9), "open": (1, 14)},
     "day": {"day_roll": (4, 30), "manifest": (8, 9), "day_reopen": (1, 12), "open": (1, 14)},
     "seal": {"seal": (2, 20), "manifest": (6, 9), "day_roll": (2, 30)},
@@ -215,6 +214,7 @@ def _config(rng: random.Random, model: Model, run: int, power: bool) -> dict[str
         phase = rng.choice(sorted(phases))
         nth, steps = phases[phase]
         cfg["target"] = [phase, rng.randrange(1, nth + 1), rng.randrange(steps + 1)]
+        cfg["close"] = cfg["close"] or phase == "close"
     return cfg
 
 
@@ -228,33 +228,7 @@ def _mode_config(rng: random.Random, mode: str) -> dict[str, Any]:
     return {}
 
 
-class Outcome:
-    """What one worker printed before it died: durable seq, fsynced offsets, phase at death."""
-
-    def __init__(self, lines: list[str], code: int) -> None:
-        assert not [x for x in lines if x.startswith("error")], lines
-        self.killed = code == -signal.SIGKILL
-        self.durable = max((int(x.split()[1]) for x in lines if x.startswith("d ")), default=0)
-        self.synced = [x.split() for x in lines if x.startswith("f ")]
-        self.targeted = any(x.startswith("k ") for x in lines)
-        self.phase = _phase_at_death(lines) if self.killed else "exited"
-
-
-def _phase_at_death(lines: list[str]) -> str:
-    stack: list[str] = []
-    for line in lines:
-        if line.startswith("k "):
-            return line.split()[1]
-        if line == "p -":
-            stack.pop()
-        elif line.startswith("p "):
-            stack.append(line[2:])
-    if stack:
-        return "/".join(stack)
-    return "append" if any(x.startswith("open ") for x in lines) else "start"
-
-
-def _kill_run(server: Server, rng: random.Random, cfg: dict[str, Any]) -> Outcome:
+def _kill_run(server: Server, rng: random.Random, cfg: dict[str, Any]) -> Any:
     """Start a worker, SIGKILL it at a random moment (unless it kills itself first)."""
     pid, lines = server.start(cfg)
     if "target" in cfg:  # it dies at its target step; if that never comes, a random kill
@@ -276,7 +250,7 @@ def _kill_run(server: Server, rng: random.Random, cfg: dict[str, Any]) -> Outcom
             os.kill(pid, signal.SIGKILL)
     while not (lines and lines[-1].startswith("exit")):
         lines.append(server.next_line())
-    return Outcome(lines[:-1], int(lines[-1].split()[2]))
+    return load("test_crash_checks").Outcome(lines[:-1], int(lines[-1].split()[2]))
 
 
 def _wait(server: Server, lines: list[str], done: Callable[[], bool]) -> None:
@@ -301,26 +275,6 @@ def _ended(lines: list[str]) -> bool:
     return bool(lines) and lines[-1].startswith(("exit", "error"))
 
 
-def _tear(rng: random.Random, root: Path) -> int:
-    """Append a torn fragment to the newest open segment, as a power loss might; return its size."""
-    days = layout.list_days(root)
-    if not days or rng.random() < 0.75 or not (root / days[-1] / layout.MANIFEST_NAME).exists():
-        return 0
-    m = layout.read_manifest(root / days[-1])
-    if not m.segments or m.segments[-1].closed:
-        return 0
-    path = root / days[-1] / m.segments[-1].name
-    if not path.exists():
-        return 0
-    fragment = b'{"seq":' + TORN_MARK + bytes(rng.randrange(256) for _ in range(rng.randrange(40)))
-    if rng.random() < 0.3:
-        fragment = b"\0" * rng.randrange(1, 9000)
-    fragment = fragment.replace(b"\n", b" ")
-    with open(path, "ab") as f:
-        f.write(fragment)
-    return len(fragment)
-
-
 def _reopen_and_check(model: Model, torn: int, stats: Counter[str]) -> None:
     with JournalWriter.open(model.root, durability=Durability(policy="none")) as w:
         report = w.recovered
@@ -335,7 +289,7 @@ def _reopen_and_check(model: Model, torn: int, stats: Counter[str]) -> None:
         notes = [r.event for r in after if isinstance(r.event, JournalRecovered)]
         assert notes and notes[0].bytes_dropped == report.bytes_dropped
     for path in segments(model.root):
-        assert TORN_MARK not in path.read_bytes()
+        assert load("test_crash_checks").TORN_MARK not in path.read_bytes()
     result = verify_journal(model.root)
     assert result.ok, result.problems[:5]
 
@@ -355,11 +309,11 @@ def _round(server: Server, rng: random.Random, model: Model, run: int, stats: Co
     if not (model.root / layout.LOCK_NAME).exists():
         assert out.durable == 0  # killed before the journal existed
         return
-    _count_kill(out, cfg, stats)
     checks = load("test_crash_checks")
+    checks.count_kill(out, cfg, stats)
     if power:
         checks.power_loss(rng, model, stats)
-    torn = _tear(rng, model.root)
+    torn = checks.tear(rng, model.root)
     stats["torn tails added"] += bool(torn)
     if rng.random() < 0.6:
         _reopen_and_check(model, torn, stats)
@@ -370,22 +324,6 @@ def _round(server: Server, rng: random.Random, model: Model, run: int, stats: Co
         assert result.problems == result.repairable, result.problems[:5]
     model.absorb(stats)
     checks.check_seals(model, stats)
-
-
-def _count_kill(out: Outcome, cfg: dict[str, Any], stats: Counter[str]) -> None:
-    if not out.killed:
-        stats["rounds without a kill (worker exited)"] += 1
-        return
-    stats["kills"] += 1
-    how = "targeted" if out.targeted else "aimed" if "aim" in cfg else "random"
-    stats[f"kills {how}"] += 1
-    stats[f"path {out.phase}"] += 1
-    top = out.phase.split("/")
-    stats[f"phase {top[0]}"] += 1
-    if "manifest" in top[1:]:
-        stats[f"phase {top[0]}/manifest"] += 1
-    if "manifest" in top:
-        stats["phase (any) manifest write"] += 1
 
 
 def torture(base: Path, kills: int, seed: int, stats: Counter[str] | None = None) -> Counter[str]:

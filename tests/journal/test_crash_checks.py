@@ -1,5 +1,10 @@
-# Checks of the crash harness (test_crash.py) that concern power loss and sealed Parquet copies,
-# plus focused tests of the same properties without fork or SIGKILL.
+# Parts of the crash harness (test_crash.py): kill accounting, torn tails, power loss and the
+# checks of sealed Parquet copies; plus focused tests of the same properties without fork.
+#
+# Kills: what a worker printed says how it died and in which phase (crash_child.py's protocol).
+#
+# Torn tails: the parent also appends garbage or zeros to the open segment (tear), as a power
+# loss in the middle of a write might; recovery must cut all of it.
 #
 # Power loss: every segment is cut back to the bytes the child reported fsynced; the unsynced
 # tail is dropped (60%), partly kept (a random prefix, which may end mid-record: a torn record) or
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -30,6 +36,63 @@ from polyarb.reports import open_journal_db, scan
 from polyarb.reports.sources import plan_day
 
 MIDNIGHT_NS = 1_766_793_600 * 1_000_000_000
+TORN_MARK = b"TORN-TAIL-MARK"
+
+
+class Outcome:
+    """What one worker printed before it died: durable seq, fsynced offsets, phase at death."""
+
+    def __init__(self, lines: list[str], code: int) -> None:
+        assert not [x for x in lines if x.startswith("error")], lines
+        self.killed = code == -signal.SIGKILL
+        self.durable = max((int(x.split()[1]) for x in lines if x.startswith("d ")), default=0)
+        self.synced = [x.split() for x in lines if x.startswith("f ")]
+        self.step = next((x.split()[3] for x in lines if x.startswith("k ")), None)
+        self.targeted = self.step is not None
+        opened = [x.split() for x in lines if x.startswith("open ")]
+        self.dropped = int(opened[0][2]) if opened else 0  # torn bytes its recovery cut
+        self.phase = _phase_at_death(lines) if self.killed else "exited"
+
+
+def _phase_at_death(lines: list[str]) -> str:
+    stack: list[str] = []
+    for line in lines:
+        if line.startswith("k "):
+            return line.split()[1]
+        if line == "p -":
+            stack.pop()
+        elif line.startswith("p "):
+            stack.append(line[2:])
+    if stack:
+        return "/".join(stack)
+    return "append" if any(x.startswith("open ") for x in lines) else "start"
+
+
+def count_kill(out: Outcome, cfg: dict[str, Any], stats: Counter[str]) -> None:
+    if not out.killed:
+        stats["rounds without a kill (worker exited)"] += 1
+        return
+    stats["kills"] += 1
+    how = "targeted" if out.targeted else "aimed" if "aim" in cfg else "random"
+    stats[f"kills {how}"] += 1
+    stats["torn tails cut by a worker's recovery"] += out.dropped > 0
+    stats[f"path {out.phase}"] += 1
+    if out.step is not None and "manifest" in out.phase:
+        stats[f"manifest write killed {_step_name(out.step)}"] += 1
+    top = out.phase.split("/")
+    stats[f"phase {top[0]}"] += 1
+    if "manifest" in top[1:]:
+        stats[f"phase {top[0]}/manifest"] += 1
+    if "manifest" in top:
+        stats["phase (any) manifest write"] += 1
+
+
+def _step_name(tag: str) -> str:
+    if tag == "manifest":
+        return "at its start"
+    if tag == "exit":
+        return "after it returned"
+    return f"before os.{tag.rsplit('.', 1)[-1]}"
 
 
 def _segments(root: Path) -> list[Path]:
@@ -39,10 +102,12 @@ def _segments(root: Path) -> list[Path]:
 def power_loss(rng: random.Random, model: Any, stats: Counter[str]) -> None:
     """Drop (or tear, or zero) what was not fsynced, then forget the seqs that went with it."""
     stats["power-loss rounds"] += 1
+    closed = _closed_segments(model.root)
     for path in _segments(model.root):
         name = f"{path.parent.name}/{path.name}"
         size, durable = path.stat().st_size, model.synced.get(name, 0)
         assert size >= durable, f"{name}: {size} bytes on disk but {durable} were fsynced"
+        assert name not in closed or size == durable, f"{name} closed before all of it was fsynced"
         if size > durable:
             stats["power-loss unsynced tails cut"] += 1
             stats["power-loss bytes dropped"] += _cut(rng, path, durable, size, stats)
@@ -52,6 +117,15 @@ def power_loss(rng: random.Random, model: Any, stats: Counter[str]) -> None:
     for _path, seq, _line in iter_lines(model.root):
         last = seq
     model.forget_after(last)
+
+
+def _closed_segments(root: Path) -> set[str]:
+    """The segments some manifest lists as closed (their bytes are final)."""
+    out: set[str] = set()
+    for day in layout.list_days(root):
+        m, _why = read_manifest_or_none(root / day)
+        out.update(f"{day}/{s.name}" for s in (m.segments if m else ()) if s.closed)
+    return out
 
 
 def _cut(rng: random.Random, path: Path, durable: int, size: int, stats: Counter[str]) -> int:
@@ -76,9 +150,32 @@ def _truncate(path: Path, size: int) -> None:
         f.truncate(size)
 
 
+def tear(rng: random.Random, root: Path) -> int:
+    """Append a torn fragment to the newest open segment, as a power loss might; return its size."""
+    days = layout.list_days(root)
+    if not days or rng.random() < 0.75 or not (root / days[-1] / layout.MANIFEST_NAME).exists():
+        return 0
+    m = layout.read_manifest(root / days[-1])
+    if not m.segments or m.segments[-1].closed:
+        return 0
+    path = root / days[-1] / m.segments[-1].name
+    if not path.exists():
+        return 0
+    fragment = b'{"seq":' + TORN_MARK + bytes(rng.randrange(256) for _ in range(rng.randrange(40)))
+    if rng.random() < 0.3:
+        fragment = b"\0" * rng.randrange(1, 9000)
+    fragment = fragment.replace(b"\n", b" ")
+    with open(path, "ab") as f:
+        f.write(fragment)
+    return len(fragment)
+
+
 def seal_newest(model: Any, stats: Counter[str]) -> None:
     """Seal the (closed) newest day, so that the next worker's reopen must drop the seal."""
-    seal_day(model.root / layout.list_days(model.root)[-1])
+    days = layout.list_days(model.root)
+    if not days or not layout.read_manifest(model.root / days[-1]).records:
+        return  # killed before the first record
+    seal_day(model.root / days[-1])
     stats["newest day sealed (a reopen must drop it)"] += 1
 
 
