@@ -23,10 +23,13 @@ import msgspec
 
 from polyarb.core.config import EngineConfig
 from polyarb.events import CodecError, DayOpened, RunStarted, StateCheckpoint, decode_record
-from polyarb.journal import iter_lines, iter_records, layout
+from polyarb.journal import iter_records, layout
 from polyarb.journal.errors import JournalCorrupt, JournalUnreadable, Problem
+from polyarb.journal.reader import iter_blocks
 from polyarb.journal.scan import kind_of_line, locate, read_manifest_or_none
 from polyarb.replay_config import ConfigError, config_from_journal
+
+_RUN_STARTED = b'"kind":"run_started"'
 
 
 class ReplayError(Exception):
@@ -156,9 +159,12 @@ def _config_before(root: Path, all_days: list[str], start_day: str,
 
 def _last_run_started(root: Path, day: str) -> tuple[int, RunStarted] | None:
     found = None
-    for _path, seq, line in iter_lines(root, day=day, check=False):
-        if kind_of_line(line) == "run_started":
-            found = (seq, line)
+    for block in iter_blocks(root, day=day, check=False):
+        if _RUN_STARTED not in b"\n".join(block.lines):  # one search per chunk, not per line
+            continue
+        for i, line in enumerate(block.lines):
+            if kind_of_line(line) == "run_started":
+                found = (block.first_seq + i, line)
     if found is None:
         return None
     try:

@@ -66,3 +66,12 @@ def checked_run(lines: list[bytes], start: int, seq: int) -> int:
         i += 1
         seq += 1
     return end
+
+
+def seq_run(lines: list[bytes], start: int, seq: int) -> int:
+    """Like checked_run, for seq continuity only: how far lines[start:] begin `{"seq":<seq>,`."""
+    i, end = start, len(lines)
+    while i < end and lines[i].startswith(b'{"seq":%d,' % seq):
+        i += 1
+        seq += 1
+    return i

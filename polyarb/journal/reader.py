@@ -22,7 +22,7 @@ from polyarb.events import CodecError, Record, decode_record
 from polyarb.events.codec import split_line
 from polyarb.journal import layout
 from polyarb.journal.errors import JournalCorrupt, JournalUnreadable, Problem
-from polyarb.journal.fastscan import checked_run, decode
+from polyarb.journal.fastscan import checked_run, decode, seq_run
 from polyarb.journal.scan import LineScanner, locate, read_manifest_or_none, segment_files
 
 
@@ -191,12 +191,14 @@ class LineBlock:
 
 
 def iter_blocks(
-    path: Path | str, from_seq: int = 1, *, day: str | None = None
+    path: Path | str, from_seq: int = 1, *, day: str | None = None, check: bool = True
 ) -> Iterator[LineBlock]:
     """Yield the complete records with seq >= from_seq as LineBlocks, in seq order (rule 3).
 
     Checks what iter_records checks (seq continuity, layout and CRC of every line yielded,
-    manifest/file agreement) and tolerates a live writer the same way.
+    manifest/file agreement) and tolerates a live writer the same way. With check=False only
+    seq continuity is checked, as iter_lines(check=False): no block is `fast` then, so
+    `record(i)` checks the CRC of any line the caller decodes.
 
     Raises:
         JournalUnreadable: not a journal, missing, no permission.
@@ -212,8 +214,9 @@ def iter_blocks(
             continue
         expect = info.first_seq
         scanner = LineScanner(seg.path, missing_ok=seg.live)
+        runs = _runs if check else _seq_runs
         for line_no, offset, lines in scanner.blocks():
-            yield from _runs(seg, line_no, offset, lines, expect, from_seq)
+            yield from runs(seg, line_no, offset, lines, expect, from_seq)
             expect += len(lines)
         _check_end(seg, scanner, expect)
 
@@ -233,6 +236,22 @@ def _runs(seg: _Seg, line_no: int, offset: int, lines: list[bytes], expect: int,
         if j < n:  # the reference check raises, or takes a valid but unusual line
             _check_line(seg, line_no + j, _offset(offset, lines, j), lines[j], expect + j, True)
             yield LineBlock(seg, expect + j, line_no + j, lines[j : j + 1], False)
+        i = j + 1
+
+
+def _seq_runs(seg: _Seg, line_no: int, offset: int, lines: list[bytes], expect: int,
+              from_seq: int) -> Iterator[LineBlock]:
+    """_runs for check=False: seq continuity only, every block left to the reference decode."""
+    i, n = 0, len(lines)
+    while i < n:
+        j = seq_run(lines, i, expect + i)
+        k = max(i, from_seq - expect)
+        if j > k:
+            yield LineBlock(seg, expect + k, line_no + k, lines[k:j], False)
+        if j < n:  # the reference check raises, or takes a valid but unusual seq
+            _check_line(seg, line_no + j, _offset(offset, lines, j), lines[j], expect + j, False)
+            if expect + j >= from_seq:
+                yield LineBlock(seg, expect + j, line_no + j, lines[j : j + 1], False)
         i = j + 1
 
 

@@ -10,13 +10,14 @@ import shutil
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from polyarb.events import CodecError, Record, decode_record
+from polyarb.events import CodecError, Record, RunStarted, decode_record
 from polyarb.journal import (
     JournalCorrupt,
     Problem,
@@ -31,7 +32,6 @@ from tests.core.engine_helpers import MS, USD, market
 from tests.replay.journal_builder import JournalRun, standard_journal
 
 DAY1 = "2025-12-27"
-Outcome = tuple[list[Record], list[Problem] | None]
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,22 @@ def _reference_records(root: Path) -> Iterator[Record]:
             raise reader._corrupt(seg.name, exc.reason, line=line_no, seq=seq) from None
 
 
-def _outcome(read: Callable[[], Iterator[Record]]) -> Outcome:
-    """The records read before the first error, and that error's problems."""
-    got: list[Record] = []
+def _unchecked_lines(root: Path, from_seq: int = 1) -> Iterator[tuple[int, bytes]]:
+    """(seq, line) of iter_blocks(check=False), the way iter_lines(check=False) yields them."""
+    for block in reader.iter_blocks(root, from_seq, check=False):
+        assert not block.fast
+        for i, line in enumerate(block.lines):
+            yield block.first_seq + i, line + b"\n"
+
+
+def _reference_lines(root: Path, from_seq: int = 1) -> Iterator[tuple[int, bytes]]:
+    for _path, seq, line in iter_lines(root, from_seq, check=False):
+        yield seq, line
+
+
+def _outcome(read: Callable[[], Iterator[Any]]) -> tuple[list[Any], list[Problem] | None]:
+    """The items read before the first error, and that error's problems."""
+    got: list[Any] = []
     try:
         got.extend(read())
     except JournalCorrupt as exc:
@@ -92,6 +105,17 @@ def test_iter_records_from_seq_and_day_match_the_reference_lines(journal: Path) 
 
     assert got == [seq for _p, seq, _l in iter_lines(journal, 40)]
     assert day == [seq for _p, seq, _l in iter_lines(journal, day=DAY1)]
+
+
+def test_plan_last_run_started_found_by_chunk_search_is_the_last_one(journal: Path) -> None:
+    from polyarb.replay_plan import _last_run_started
+
+    seqs = [r.seq for r in iter_records(journal, day=DAY1) if type(r.event) is RunStarted]
+    found = _last_run_started(journal, DAY1)
+
+    assert found is not None and found[0] == seqs[-1]
+    assert found[1] == decode_record(next(line for _p, seq, line in iter_lines(journal)
+                                          if seq == seqs[-1])).event
 
 
 def test_replay_fast_path_equals_reference_decode_on_the_standard_journal(journal: Path) -> None:
@@ -195,6 +219,9 @@ def test_iter_records_damaged_journal_reads_the_same_as_the_reference(
     fast = _outcome(lambda: iter_records(root))
 
     assert fast == _outcome(lambda: _reference_records(root))
+    for start in (1, 5):
+        unchecked = _outcome(lambda: _unchecked_lines(root, start))  # noqa: B023 (called here)
+        assert unchecked == _outcome(lambda: _reference_lines(root, start))  # noqa: B023
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fastscan, "SHARED_VERSION", None)
         assert _outcome(lambda: iter_records(root)) == fast
