@@ -23,7 +23,7 @@ import msgspec
 
 from polyarb.core.config import EngineConfig
 from polyarb.events import CodecError, DayOpened, RunStarted, StateCheckpoint, decode_record
-from polyarb.journal import iter_records, layout
+from polyarb.journal import layout
 from polyarb.journal.errors import JournalCorrupt, JournalUnreadable, Problem
 from polyarb.journal.reader import iter_blocks
 from polyarb.journal.scan import kind_of_line, locate, read_manifest_or_none
@@ -115,7 +115,9 @@ def _walk_back(root: Path, day: str, all_days: list[str]
 
 def _head(root: Path, day: str) -> tuple[DayOpened | None, tuple[int, StateCheckpoint] | None]:
     """The day's `day_opened` and the checkpoint that follows it, when there is one."""
-    records = iter_records(root, day=day)  # dropped (its file closed) on return
+    # Seq continuity over the first chunk, the reference decode (CRC included) of two lines.
+    blocks = iter_blocks(root, day=day, check=False)  # dropped (its file closed) on return
+    records = (record for block in blocks for record in block.records())
     head = list(itertools.islice(records, 2))
     first = head[0] if head else None
     second = head[1] if len(head) > 1 else None
