@@ -147,10 +147,10 @@ def iter_lines(
 class LineBlock:
     """Consecutive checked records of one segment: `lines[i]` is seq `first_seq + i`.
 
-    Lines come without their newline. Each has a good envelope and CRC and the right seq.
-    Decoding is left to the caller: when `fast`, fastscan vouched for every line and
-    `fastscan.decode(line)` is its event unless it raises; otherwise (and when it raises)
-    `record(i)` is the reference decode, with the reader's error.
+    Lines come without their newline. Each has the right seq and (unless read with
+    check=False) a good envelope and CRC. Decoding is left to the caller: when `fast`,
+    fastscan vouched for every line and `fastscan.decode(line)` is its event unless it raises;
+    otherwise (and when it raises) `record(i)` is the reference decode, with the reader's error.
     """
 
     __slots__ = ("fast", "first_line", "first_seq", "lines", "name", "path")
