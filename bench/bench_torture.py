@@ -74,6 +74,7 @@ def report(stats: Counter[str], seed: int, seconds: float) -> None:
         ("seal copies equal to segments", stats["seal copies checked equal to segments"]),
         ("seal copies ignored (no record)", stats["seal copies ignored (no seal record)"]),
         ("days read from Parquet by views", stats["days read from Parquet by the views"]),
+        ("views over a crashed journal checked", stats["views over a crashed journal checked"]),
         ("rounds the worker exited", stats["rounds without a kill (worker exited)"]),
     ]
     for label, value in rows:
