@@ -37,8 +37,8 @@ class UnwindPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         timeout_ns: a naked leg older than this (event time) escalates from retry to sell.
         exit_order_type: order type of exit orders; GTC means the marketable part fills at
             once and any remainder rests at the (loss-bounded) limit.
-        max_exit_rounds: exit orders per leg of an opportunity; then it is stuck (left to the
-            operator).
+        max_exit_rounds: exit orders per leg of an opportunity at once; then one more per
+            timeout_ns since the leg's last exit (see polyarb/core/unwind.py rule 3).
     """
 
     retry_max_extra_micros: int = 20_000
@@ -112,7 +112,7 @@ ResultKind = Literal[
     "execution_ok",  # every leg of an opportunity filled (fully or evenly partial)
     "execution_failed",  # legs did not all fill: nothing, or legged (unwind follows)
     "unwind_done",  # a legged opportunity is balanced again
-    "unwind_stuck",  # exit rounds exhausted: the naked position is left to the operator
+    "unwind_stuck",  # exit rounds exhausted: the next exit waits for the unwind timeout
     "resolved",  # a market resolved and its positions were settled
     "ignored",  # duplicate, out-of-order, unknown id or invalid event: counted, no effect
 ]

@@ -172,8 +172,8 @@ class Execution:
         """What each leg of an opportunity achieved so far (unwind.py rule 1)."""
         acc: list[dict[str, Any]] = [
             {"entry_micros": 0, "entry_cost_pico": 0, "exit_micros": 0, "exit_cost_pico": 0,
-             "pending_entry": [], "pending_exit": [], "exit_cover_micros": 0, "exits": 0}
-            for _ in opp.legs]
+             "pending_entry": [], "pending_exit": [], "exit_cover_micros": 0, "exits": 0,
+             "last_exit_ns": None} for _ in opp.legs]
         for cid in opp.orders:
             rec = self.orders.get(cid)
             assert rec is not None, cid  # registered together with the opportunity
@@ -186,7 +186,9 @@ class Execution:
                 leg[f"pending_{side}"].append(cid)
             if not done and side == "exit":
                 leg["exit_cover_micros"] += max(0, rec.size_micros - filled)
-            leg["exits"] += side == "exit"
+            if side == "exit":
+                leg["exits"] += 1
+                leg["last_exit_ns"] = max(leg["last_exit_ns"] or 0, rec.created_ns)
         return [LegFill(**{**a, "pending_entry": tuple(a["pending_entry"]),
                            "pending_exit": tuple(a["pending_exit"]),
                            "held_micros": self.positions.position(leg.token_id).qty_micros})

@@ -13,11 +13,16 @@
 #    policy.retry_max_extra_micros of the leg's original limit; the limit is the level reached.
 #    Otherwise `sell_legs`: exit each leg's excess over the lowest net, not already covered by
 #    a pending exit order, against the book (sell into bids for BUY legs; buy back for SELL legs).
-#    Exit rounds count per leg: a leg gets at most policy.max_exit_rounds exit orders; when the
-#    only excess left is on legs that used theirs, the opportunity is `stuck` (left to the
-#    operator). Per leg, because one batch's exits die one by one (a batch lost before the
-#    venue, then reconciled after a restart, answers each order separately): counted per
-#    opportunity, the first deaths used up the rounds of legs whose exits had not died yet.
+#    Exit rounds count per leg: a leg gets policy.max_exit_rounds exit orders at once; when the
+#    only excess left is on legs that used theirs, the opportunity is `stuck` (reported once)
+#    until policy.timeout_ns has passed since the leg's last exit, then the leg gets one more
+#    exit (and so on, one per timeout). Per leg, because one batch's exits die one by one (a
+#    batch lost before the venue, then reconciled after a restart, answers each order
+#    separately): counted per opportunity, the first deaths used up the rounds of legs whose
+#    exits had not died yet. Never abandoned, because exits die of venue faults that say
+#    nothing about the market (429/425/503, a request lost before the venue, a dead-man
+#    cancel, a FAILED settlement voiding the fill): a naked leg left alone stays naked. The
+#    loss bound (rule 4) holds across all rounds; the timeout bounds the order rate.
 # 4. Loss bound. An exit's loss per share is the leg's average entry price minus the exit price
 #    (reversed for SELL legs). The budget is policy.max_loss_micros minus what earlier exits of
 #    the opportunity lost; it is spread evenly per share over this round's exits, giving each
@@ -89,6 +94,7 @@ class LegFill(msgspec.Struct, frozen=True, kw_only=True):
     exit_cover_micros: int = 0  # shares still open on pending exit orders
     held_micros: int | None = None  # shares of the token held (caps exits of BUY legs)
     exits: int = 0  # exit orders placed on this leg so far (its exit rounds, rule 3)
+    last_exit_ns: int | None = None  # when the last of them was placed (event time)
 
     @property
     def net_micros(self) -> int:
@@ -144,7 +150,7 @@ def assess(opp: OppRecord, fills: Sequence[LegFill], policy: UnwindPolicy, dust:
             extra = sum(o.size_micros * policy.retry_max_extra_micros // MICROS for o in retry)
             return Plan(action="retry_leg", reason="complete the short legs within the retry "
                         "price limit", orders=retry, max_loss_micros=extra)
-    return _exit(opp, fills, policy, dust, ctx, pending if timed_out else ())
+    return _exit(opp, fills, policy, dust, ctx, pending if timed_out else (), now_ns)
 
 
 def _retry(opp: OppRecord, nets: list[int], policy: UnwindPolicy, dust: int,
@@ -167,13 +173,13 @@ def _retry(opp: OppRecord, nets: list[int], policy: UnwindPolicy, dust: int,
 
 
 def _exit(opp: OppRecord, fills: Sequence[LegFill], policy: UnwindPolicy, dust: int,
-          ctx: MarketContext, cancel: tuple[str, ...]) -> Plan:
+          ctx: MarketContext, cancel: tuple[str, ...], now_ns: int) -> Plan:
     low = min(f.net_micros for f in fills)
     sizes = [_round_down(min(f.net_micros - low, _sellable(leg, f)) - f.exit_cover_micros)
              for leg, f in zip(opp.legs, fills, strict=True)]
     sizes = [s if s > dust else 0 for s in sizes]
     spent = [i for i, (s, f) in enumerate(zip(sizes, fills, strict=True))
-             if s and f.exits >= policy.max_exit_rounds]
+             if s and _rounds_spent(f, policy, now_ns)]
     sizes = [0 if i in spent else s for i, s in enumerate(sizes)]
     total = sum(sizes)
     if total == 0 and any(f.exit_cover_micros for f in fills):
@@ -199,6 +205,13 @@ def _exit(opp: OppRecord, fills: Sequence[LegFill], policy: UnwindPolicy, dust: 
         f"; resting at the max-loss bound for {', '.join(bounded)}" if bounded else "")
     return Plan(action="sell_legs", reason=reason, orders=tuple(orders), cancel=cancel,
                 max_loss_micros=budget)
+
+
+def _rounds_spent(fill: LegFill, policy: UnwindPolicy, now_ns: int) -> bool:
+    """A leg used its exit rounds and its last exit is younger than the timeout (rule 3)."""
+    if fill.exits < policy.max_exit_rounds:
+        return False
+    return fill.last_exit_ns is None or now_ns - fill.last_exit_ns < policy.timeout_ns
 
 
 def _sellable(leg: LegPlan, fill: LegFill) -> int:

@@ -198,14 +198,20 @@ def test_sell_opportunity_legged_buys_back_the_sold_leg() -> None:
     assert _orders(unwind) == [("r1-o3", Y, "BUY", 560_000, 10 * USD, "GTC")]
 
 
-def test_exit_rounds_exhausted_reports_stuck_once() -> None:
+def test_exit_rounds_exhausted_reports_stuck_once_then_exits_again_after_the_timeout() -> None:
     ex, ctx = _start(UnwindPolicy(max_retries=0, max_exit_rounds=1)), _books()
     _fill(ex, ctx, "r1-o1", 10 * USD)
     ex.handle(rejected("r1-o2"), ctx, 3)  # exit r1-o3
     step = ex.handle(rejected("r1-o3"), ctx, 4)
     assert step.decisions == [] and "unwind_stuck" in [r.kind for r in step.results]
-    again = ex.on_tick(T0 + 3_600 * SEC, ctx, 5)
-    assert again.decisions == [] and "unwind_stuck" not in [r.kind for r in again.results]
+    early = ex.on_tick(T0 + 9 * SEC, ctx, 5)  # the last exit is younger than the timeout
+    assert early.decisions == [] and "unwind_stuck" not in [r.kind for r in early.results]
+    # a naked leg is never abandoned: one more exit per unwind timeout
+    [again] = _unwinds(ex.on_tick(T0 + 10 * SEC, ctx, 6))
+    assert [o[:3] for o in _orders(again)] == [("r1-o4", Y, "SELL")]
+    ex.handle(rejected("r1-o4", ts=T0 + 10 * SEC), ctx, 7)
+    assert _unwinds(ex.on_tick(T0 + 15 * SEC, ctx, 8)) == []
+    assert len(_unwinds(ex.on_tick(T0 + 20 * SEC, ctx, 9))) == 1
 
 
 def test_exit_rounds_count_per_leg_so_one_batch_dying_order_by_order_exits_every_leg() -> None:
