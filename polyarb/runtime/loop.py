@@ -27,7 +27,6 @@ import base64
 import contextlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
@@ -43,9 +42,11 @@ from polyarb.runtime.counters import Counters
 ACTIONS = (PlaceOrders, Unwind, CancelOrders)
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """A websocket frame as a feed delivered it (str: text frame, bytes: binary frame)."""
+class Frame(msgspec.Struct, frozen=True, gc=False):
+    """A websocket frame as a feed delivered it (str: text frame, bytes: binary frame).
+
+    A msgspec Struct rather than a frozen dataclass: built once per frame, ~6x cheaper.
+    """
 
     ts_recv_ns: int
     conn: str
