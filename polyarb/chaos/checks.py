@@ -16,8 +16,9 @@
 #                       after each placement the exposure (positions plus open buys) within
 #                       every money limit and the open positions within max_open_positions
 #      naked_legs       no opportunity with a naked leg (its net fill above the lowest leg's by
-#                       more than dust) and no repair order that may still fill for it (an exit
-#                       of that leg, or a retry), for the unwind timeout up to a clock tick,
+#                       more than dust; for a BUY leg at most the shares held, as fee shares
+#                       withheld cannot be sold) and no repair order that may still fill for it
+#                       (an exit of that leg, or a retry), for the unwind timeout to a tick,
 #                       without an Unwind or CancelOrders of its orders since it was left so
 #                       (by legging, or by its last repair order ending unfilled)
 #      unknown_resolved every OrderOutcomeUnknown later answered (accepted, rejected, cancelled

@@ -11,7 +11,7 @@ from polyarb.chaos.fold import Step, fold
 from polyarb.chaos.result import CheckResult, result
 from polyarb.core.engine_views import PendingExposure
 from polyarb.core.exec_common import cost_up
-from polyarb.core.unwind import LegFill
+from polyarb.core.unwind import SIZE_STEP, LegFill, LegPlan
 from polyarb.events.base import Record
 from polyarb.events.decisions import CancelOrders, OrderIntent, PlaceOrders, Unwind
 from polyarb.events.inputs import (
@@ -137,14 +137,13 @@ class _Naked:
             if opp is None:
                 continue
             fills = ex.leg_fills(opp)
-            low = min(f.net_micros for f in fills)
+            naked = [f for leg, f in zip(opp.legs, fills, strict=True)
+                     if _excess(leg, f, fills) > dust]
             retrying = any(getattr(ex.orders.get(c), "role", "") == "retry"
                            for f in fills for c in f.pending_entry if c in self.journaled)
-            # naked: a leg above the lowest by more than dust; covered: that leg has an exit
-            # pending, or a retry of a short leg is pending
-            bare = [f for f in fills if f.net_micros - low > dust
-                    and not self.journaled.intersection(f.pending_exit)]
-            self._track_unknown(step, opp_id, fills, low, dust, bool(bare) and not retrying)
+            # covered: a naked leg's exit is pending, or a retry of a short leg is pending
+            bare = [f for f in naked if not self.journaled.intersection(f.pending_exit)]
+            self._track_unknown(step, opp_id, fills, bool(naked), bool(bare) and not retrying)
             if not bare or retrying:
                 self.since.pop(opp_id, None)
             elif opp_id not in self.since:  # a new episode: it needs a decision again
@@ -154,13 +153,12 @@ class _Naked:
                 episodes += 1
         return episodes
 
-    def _track_unknown(self, step: Step, opp_id: str, fills: Sequence[LegFill], low: int,
-                       dust: int, uncovered: bool) -> None:
+    def _track_unknown(self, step: Step, opp_id: str, fills: Sequence[LegFill], naked: bool,
+                       uncovered: bool) -> None:
         orders = step.engine.execution.orders
         known = [c for f in fills for c in (*f.pending_entry, *f.pending_exit)
                  if c in self.journaled and (rec := orders.get(c)) is not None
                  and rec.role != "leg" and orders.state_of(rec) != "unknown"]
-        naked = any(f.net_micros - low > dust for f in fills)
         now = step.event.ts_recv_ns
         if naked and not uncovered and not known:
             start = self.on_unknown.setdefault(opp_id, now)
@@ -203,6 +201,15 @@ class _Naked:
                            f"{since} for {(now - since) / 1e9:.1f} s (timeout "
                            f"{timeout / 1e9:.1f} s) and no unwind or cancel decided")
         return out
+
+
+def _excess(leg: LegPlan, fill: LegFill, fills: Sequence[LegFill]) -> int:
+    """A leg's naked shares: its net fill above the lowest leg's, for a BUY leg at most the
+    shares held (shares withheld as fees cannot be sold), on the venue's 0.01 grid."""
+    excess = fill.net_micros - min(f.net_micros for f in fills)
+    if leg.side == "BUY" and fill.held_micros is not None:
+        excess = min(excess, fill.held_micros)
+    return max(0, excess) // SIZE_STEP * SIZE_STEP
 
 
 _ORDER_INPUTS = ("order_accepted", "order_rejected", "order_outcome_unknown", "order_cancelled",
