@@ -8,6 +8,7 @@
 #    frames and events on it (paper: the paper venue's own updates instead of a user channel);
 #    a ticker (ClockTick every run.tick_ms); a journal poller (group commit); the book resync
 #    (resubscribes books the engine declared broken); the heartbeater (while orders rest); the
+#    lookup of orders whose outcome stays unknown (polyarb/runtime/reconcile.py rule 5); the
 #    status display. If the loop or a feed dies, the run stops (a feed dies only when its
 #    sink, i.e. the journal, failed).
 # 3. Graceful stop (first signal, --duration, a failed task): close the market feed (no new
@@ -217,6 +218,7 @@ class Supervisor:
             log_interval_s=cfg.run.log_interval_s, log=lambda line: log.info("%s", line)))
 
     def _start_trading_tasks(self, backend: Backend, condition_ids: list[str]) -> None:
+        from polyarb.runtime.reconcile import resolve_unknown_forever
         from polyarb.venues.base import sweep
         from polyarb.venues.polymarket.user_feed import UserFeed
         from polyarb.venues.polymarket.venue import Heartbeater
@@ -232,6 +234,7 @@ class Supervisor:
                                       sweep=lambda since: sweep(venue, since),
                                       url=backend.ws_user_url, clock_ns=self.clock)
             self._spawn("user-feed", self.user_feed.run())
+        self._spawn("unknown-outcomes", resolve_unknown_forever(loop, venue, self.clock))
         self.heartbeater = Heartbeater(
             venue, loop.submit, interval_s=self.config.venue.heartbeat_interval_s,
             active=lambda: loop.engine.execution.orders.resting_orders() > 0)

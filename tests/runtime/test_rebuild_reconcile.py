@@ -15,18 +15,21 @@ from polyarb.events import (
     ClockTick,
     OrderAccepted,
     OrderCancelled,
+    OrderOutcomeUnknown,
     OrderRejected,
+    OrderUpdated,
     RawFrame,
     RunStarted,
     RunStopped,
 )
 from polyarb.events.base import Input
-from polyarb.events.decisions import OpportunityDetected, PlaceOrders
+from polyarb.events.decisions import OpportunityDetected, OrderIntent, PlaceOrders
 from polyarb.journal import iter_records
 from polyarb.runtime import RunOptions, Supervisor
 from polyarb.runtime.backends import Backend, BackendError
+from polyarb.runtime.loop import EngineLoop
 from polyarb.runtime.rebuild import rebuild
-from polyarb.runtime.reconcile import reconcile
+from polyarb.runtime.reconcile import reconcile, resolve_unknown
 from polyarb.runtime.startup import engine_of, start_run
 from polyarb.venues.base import VenueError
 from tests.core.engine_helpers import T0
@@ -205,3 +208,95 @@ def test_reconcile_failure_stops_the_run_before_trading(tmp_path: Path) -> None:
 
     last = list(iter_records(tmp_path / "j"))[-1].event
     assert isinstance(last, RunStopped) and "http 503" in last.reason
+
+
+def _unknown_batch(root: Path) -> tuple[EngineLoop, list[str]]:
+    """A loop whose placed basket's orders all came back with an unknown outcome."""
+    loop, acts = open_loop(root)
+    loop.handle(_loaded())
+    for frame in basket_frames(T0 + 1):
+        loop.handle(frame)
+    batch = acts.actions[0]
+    assert isinstance(batch, PlaceOrders)
+    ids = [o.client_order_id for o in batch.orders]
+    for cid in ids:
+        loop.handle(OrderOutcomeUnknown(ts_recv_ns=T0 + 2, client_order_id=cid,
+                                        reason="http 500: Internal server error"))
+    return loop, ids
+
+
+async def _resolving(loop: EngineLoop, venue: FakeVenue, now: int) -> int:
+    consumer = asyncio.get_running_loop().create_task(loop.run())
+    try:
+        return await resolve_unknown(loop, venue, clock=lambda: now)  # type: ignore[arg-type]
+    finally:
+        loop.stop_consumer()
+        await consumer
+
+
+def test_resolve_unknown_in_run_rejects_orders_the_venue_never_got(tmp_path: Path) -> None:
+    loop, ids = _unknown_batch(tmp_path / "j")
+    venue = FakeVenue()
+
+    absent = asyncio.run(_resolving(loop, venue, T0 + 20 * 10**9))
+    loop.writer.close()
+
+    rejected = [r.event for r in iter_records(tmp_path / "j")
+                if isinstance(r.event, OrderRejected)]
+    assert absent == len(ids) and [e.client_order_id for e in rejected] == ids
+    assert all(e.reason == "not found at the venue" for e in rejected)
+    assert loop.engine.execution.orders.unknown_outstanding() == 0
+
+
+def test_resolve_unknown_in_run_waits_until_the_request_is_surely_over(tmp_path: Path) -> None:
+    loop, _ = _unknown_batch(tmp_path / "j")
+    venue = FakeVenue()
+
+    absent = asyncio.run(_resolving(loop, venue, T0 + 5 * 10**9))
+    loop.writer.close()
+
+    assert absent == 0 and venue.calls == []
+    assert loop.engine.execution.orders.unknown_outstanding() == 3
+
+
+class _Lists(FakeVenue):
+    """Lists one resting order exactly like `intent` (the venue got that one)."""
+
+    def __init__(self, intent: OrderIntent) -> None:
+        super().__init__()
+        self.intent = intent
+
+    async def open_orders(self) -> list[Input]:
+        i = self.intent
+        return [OrderUpdated(ts_recv_ns=T0 + 20, venue_order_id="v-listed",
+                             update_type="PLACEMENT", token_id=i.token_id, side=i.side,
+                             price_micros=i.price_micros, original_size_micros=i.size_micros,
+                             size_matched_micros=0, status="LIVE")]
+
+
+def test_resolve_unknown_in_run_maps_an_order_the_venue_lists(tmp_path: Path) -> None:
+    loop, ids = _unknown_batch(tmp_path / "j")
+    orders = loop.engine.execution.orders
+    first = orders.get(ids[0])
+    assert first is not None
+    intent = OrderIntent(client_order_id=first.client_order_id, token_id=first.token_id,
+                         side=first.side, price_micros=first.price_micros,
+                         size_micros=first.size_micros, order_type=first.order_type,
+                         tick_size_micros=10_000)
+
+    absent = asyncio.run(_resolving(loop, _Lists(intent), T0 + 20 * 10**9))
+    loop.writer.close()
+
+    mapped = orders.get(ids[0])
+    assert mapped is not None and mapped.venue_order_id == "v-listed"
+    assert absent == len(ids) - 1
+
+
+def test_resolve_unknown_in_run_asks_again_when_the_venue_cannot_answer(tmp_path: Path) -> None:
+    loop, _ = _unknown_batch(tmp_path / "j")
+
+    absent = asyncio.run(_resolving(loop, _Unreachable(), T0 + 20 * 10**9))
+    loop.writer.close()
+
+    assert absent == 0 and loop.engine.execution.orders.unknown_outstanding() == 3
+
