@@ -59,13 +59,36 @@ def time_command(args: tuple[str, ...], runs: int) -> tuple[list[float], list[fl
     return walls, cpus
 
 
+def import_profile(top: int = 8) -> list[dict[str, Any]]:
+    """The slowest imports of one `python -X importtime -m polyarb --help` run.
+
+    Only imports at the top two levels of nesting (what polyarb and its direct imports pull
+    in), by cumulative time, so the list says which import to make lazy.
+    """
+    proc = subprocess.run([sys.executable, "-X", "importtime", *HELP_CMD], env=_env(),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          check=False)
+    rows: list[tuple[float, str, int]] = []
+    for line in proc.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue  # the header, or a line the module printed
+        name = parts[2].rstrip()
+        depth = (len(name) - len(name.lstrip()) - 1) // 2  # "| name" is the top level
+        if depth <= 1:
+            rows.append((-int(parts[1]) / 1000, name.strip(), depth))
+    rows.sort()
+    return [{"module": module, "depth": depth, "cumulative_ms": round(-ms, 1)}
+            for ms, module, depth in rows[:top]]
+
+
 def run_startup(runs: int = 7) -> dict[str, Any]:
     """Time `polyarb --help` cold and the bare interpreter, `runs` times each.
 
     Returns:
         runs, median_s, min_s, max_s and cpu_median_s (polyarb --help), python_median_s (bare
-        interpreter),
-        polyarb_only_s (median difference: what polyarb's imports and typer add), target_s.
+        interpreter), polyarb_only_s (median difference: what polyarb's imports and typer
+        add), target_s, top_imports (import_profile).
     """
     runs = max(runs, 1)
     help_times, help_cpus = time_command(HELP_CMD, runs)
@@ -75,7 +98,7 @@ def run_startup(runs: int = 7) -> dict[str, Any]:
         "runs": runs, "median_s": round(median, 4), "min_s": round(min(help_times), 4),
         "max_s": round(max(help_times), 4), "cpu_median_s": round(statistics.median(help_cpus), 4),
         "python_median_s": round(bare, 4), "polyarb_only_s": round(median - bare, 4),
-        "target_s": TARGET_S,
+        "target_s": TARGET_S, "top_imports": import_profile(),
     }
 
 
@@ -87,4 +110,6 @@ def render(r: dict[str, Any]) -> str:
         f"polyarb --help   median {r['cpu_median_s']:.3f} CPU-s  (steadier on a shared machine)",
         f"python -c pass   median {r['python_median_s']:.3f} s  "
         f"(polyarb's own share: {r['polyarb_only_s']:.3f} s)",
+        "slowest imports (one -X importtime run, cumulative): " + ", ".join(
+            f"{t['module']} {t['cumulative_ms']:.0f} ms" for t in r["top_imports"]),
     ])

@@ -130,6 +130,7 @@ def test_bench_startup_one_run_prints_median_and_json() -> None:
     assert "target <= 0.5 s" in out
     data = _json("startup", "--runs", "1")
     assert data["median_s"] > 0 and data["min_s"] <= data["max_s"]
+    assert "polyarb.cli" in [t["module"] for t in data["top_imports"]]
 
 
 @given(st.integers(min_value=1, max_value=10**9))
