@@ -4,7 +4,8 @@
 # 1. `feed` writes a deterministic generated feed (polyarb.bench.feedgen); `pipeline` measures a
 #    feed file through the full in-process path of `polyarb run` (polyarb.bench.pipeline).
 #    `replay`, `sign`, `report`, `memory` and `startup` wrap polyarb.bench.replaybench,
-#    signbench, reportbench, memory and startup: the measuring lives there, not here.
+#    signbench, reportbench, memory and startup: the measuring lives there, not here; `ws`
+#    wraps polyarb.bench.ws (simulator -> loopback websocket -> `polyarb run`'s feed and loop).
 # 2. A missing or unreadable input (or markets) file is a usage error: exit 2 with the reason.
 # 3. Numbers are printed, never judged: no timing threshold decides the exit code. Each command
 #    prints the target next to the measured value, or with --json one JSON object.
@@ -18,8 +19,9 @@ from typing import Any
 import typer
 
 bench_app = typer.Typer(
-    help="Benchmarks: generate a synthetic market feed; measure the full pipeline, replay, order "
-    "signing, report queries, engine memory and CLI start-up against their targets.",
+    help="Benchmarks: generate a synthetic market feed; measure the full pipeline, the loopback "
+    "websocket path, replay, order signing, report queries, engine memory and CLI start-up "
+    "against their targets.",
     no_args_is_help=True,
 )
 
