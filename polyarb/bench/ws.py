@@ -97,6 +97,13 @@ class _Recorder:
         loop.handle = timed
         loop.observers.append(self._observe)
 
+    def figures(self) -> dict[str, Any]:
+        """What was recorded, receive stamps moved onto the monotonic clock."""
+        # the feed stamps with the wall clock: map it with the mean offset over the run
+        offset = (self.wall_offset + time.time_ns() - time.monotonic_ns()) // 2
+        return {"done": self.done, "begin": self.begin, "recv": [t - offset for t in self.recv],
+                "samples": self.samples, "rejected": self.rejected}
+
     def _observe(self, decision: Decision) -> None:
         if type(decision) is FrameRejected:
             self.rejected += 1
@@ -128,10 +135,7 @@ async def _engine(infos: Sequence[Any], config: Any, seconds: float, out: Any,
     """Run `polyarb run`'s engine side against the child's simulator (rule 2)."""
     from polyarb.runtime import startup
     from polyarb.runtime.counters import Counters
-    from polyarb.runtime.loop import EngineLoop, poll_forever, tick_forever
-    from polyarb.runtime.resync import Resync
-    from polyarb.runtime.sinks import QueueSink
-    from polyarb.venues.polymarket.feed import MarketFeed
+    from polyarb.runtime.loop import EngineLoop
 
     _, url = await _get(out, START_TIMEOUT_S, proc)
     hook = startup.HookTarget()
@@ -144,42 +148,48 @@ async def _engine(infos: Sequence[Any], config: Any, seconds: float, out: Any,
         startup.load_into(loop, infos, "bench", time.time_ns)
         rec = _Recorder()
         rec.install(loop)
-        feed = MarketFeed(url, QueueSink(loop, "market"),
-                          tokens_per_connection=config.venue.tokens_per_connection)
-        feed.subscribe([t.token_id for m in infos for t in m.tokens])
-        resync = Resync(feed)
-        loop.observers.append(resync.observe)
-        consumer = asyncio.create_task(loop.run(), name="engine-loop")
-        others = [asyncio.create_task(c) for c in (
-            feed.run(), resync.run_forever(config.run.tick_ms / 1000),
-            tick_forever(loop, config.run.tick_ms / 1000, time.time_ns),
-            poll_forever(writer, config.journal.batch_ms / 1000))]
-        cpu = time.process_time()  # this process's CPU (every thread) while it takes the feed
-        _, (stamps, conn_of, assets, sim_cpu) = await _get(out, seconds + START_TIMEOUT_S, proc)
-        deadline = time.monotonic() + _DRAIN_TIMEOUT_S
-        while len(rec.done) < len(stamps) and time.monotonic() < deadline and not consumer.done():
-            await asyncio.sleep(0.01)
-        cpu = time.process_time() - cpu
-        where = {tok: conn for conn, toks in feed.assignment.items() for tok in toks}
-        index_of = {where[asset]: j for j, asset in enumerate(assets)}  # our conn -> its index
-        await feed.close()
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
-        loop.stop_consumer()
-        await consumer  # re-raises an engine failure
-        writer.sync()
-        counts = loop.counters
-        # the feed stamps with the wall clock: map it onto the monotonic one (mean offset)
-        offset = (rec.wall_offset + time.time_ns() - time.monotonic_ns()) // 2
-        return {"stamps": stamps, "conn_of": conn_of, "done": rec.done, "begin": rec.begin,
-                "handled_conn": [index_of.get(c, -1) for c in rec.conns],
-                "recv": [t - offset for t in rec.recv], "conns": len(assets),
-                "samples": rec.samples, "rejected": rec.rejected,
-                "opportunities": counts.opportunities, "decisions": counts.decisions,
-                "cpu_s": cpu, "sim_cpu_s": sim_cpu}
+        return await _take_feed(loop, rec, config, url, infos, seconds, out, proc)
     finally:
         writer.close()
+
+
+async def _take_feed(loop: Any, rec: _Recorder, config: Any, url: str, infos: Sequence[Any],
+                     seconds: float, out: Any, proc: Any) -> dict[str, Any]:
+    """Start the run's tasks as the supervisor does, take the stream, drain, stop."""
+    from polyarb.runtime.loop import poll_forever, tick_forever
+    from polyarb.runtime.resync import Resync
+    from polyarb.runtime.sinks import QueueSink
+    from polyarb.venues.polymarket.feed import MarketFeed
+
+    feed = MarketFeed(url, QueueSink(loop, "market"),
+                      tokens_per_connection=config.venue.tokens_per_connection)
+    feed.subscribe([t.token_id for m in infos for t in m.tokens])
+    resync = Resync(feed)
+    loop.observers.append(resync.observe)
+    consumer = asyncio.create_task(loop.run(), name="engine-loop")
+    tick_s = config.run.tick_ms / 1000
+    others = [asyncio.create_task(c) for c in (
+        feed.run(), resync.run_forever(tick_s), tick_forever(loop, tick_s, time.time_ns),
+        poll_forever(loop.writer, config.journal.batch_ms / 1000))]
+    cpu = time.process_time()  # this process's CPU (every thread) while it takes the feed
+    _, (stamps, conn_of, assets, sim_cpu) = await _get(out, seconds + START_TIMEOUT_S, proc)
+    deadline = time.monotonic() + _DRAIN_TIMEOUT_S
+    while len(rec.done) < len(stamps) and time.monotonic() < deadline and not consumer.done():
+        await asyncio.sleep(0.01)
+    cpu = time.process_time() - cpu
+    where = {tok: conn for conn, toks in feed.assignment.items() for tok in toks}
+    index_of = {where[asset]: j for j, asset in enumerate(assets)}  # our conn -> its index
+    await feed.close()
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+    loop.stop_consumer()
+    await consumer  # re-raises an engine failure
+    loop.writer.sync()
+    return {"stamps": stamps, "conn_of": conn_of, "conns": len(assets),
+            "handled_conn": [index_of.get(c, -1) for c in rec.conns], **rec.figures(),
+            "opportunities": loop.counters.opportunities, "decisions": loop.counters.decisions,
+            "cpu_s": cpu, "sim_cpu_s": sim_cpu}
 
 
 # --- one run, and its figures ----------------------------------------------------------------
