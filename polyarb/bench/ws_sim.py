@@ -123,7 +123,7 @@ async def _paced(plan: list[tuple[bytes, Send]], rate: float, seconds: float) ->
         except ConnectionError:
             stamps.pop()
             break
-        await asyncio.sleep(0)  # the transport writes now; the server handles its input
+        await asyncio.sleep(0)  # send_frame wrote it; let the server handle its input (PING)
     return stamps
 
 
