@@ -99,6 +99,7 @@ class NautilusPath:
 
     def __init__(self, markets: Sequence[MarketInfo]) -> None:
         import msgspec
+        from nautilus_trader.adapters.polymarket.common.enums import PolymarketOrderSide
         from nautilus_trader.adapters.polymarket.common.parsing import (
             parse_instrument,
             update_instrument,
@@ -113,6 +114,7 @@ class NautilusPath:
         self.schemas, self.data, self.enums = schemas, data, enums
         self.OrderBook, self.update_instrument = OrderBook, update_instrument
         self.millis_to_nanos = millis_to_nanos
+        self.buy = PolymarketOrderSide.BUY  # msgspec decodes `side` into this Enum
         self.instruments: dict[str, Any] = {}
         self.books: dict[str, Any] = {}
         self.errors = 0
@@ -154,11 +156,11 @@ class NautilusPath:
                                                                          time.time_ns())
 
     def _quotes(self, msg: Any) -> None:
-        d, e = self.data, self.enums
+        d, e, buy = self.data, self.enums, self.buy
         ts_event = self.millis_to_nanos(float(msg.timestamp))
         for ch in msg.price_changes:
             inst = self.instruments[ch.asset_id]
-            order = d.BookOrder(e.OrderSide.BUY if ch.side == "BUY" else e.OrderSide.SELL,
+            order = d.BookOrder(e.OrderSide.BUY if ch.side is buy else e.OrderSide.SELL,
                                 inst.make_price(float(ch.price)), inst.make_qty(float(ch.size)), 0)
             action = e.BookAction.UPDATE if order.size > 0 else e.BookAction.DELETE
             delta = d.OrderBookDelta(inst.id, action, order, e.RecordFlag.F_LAST, 0, ts_event,
