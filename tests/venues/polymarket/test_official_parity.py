@@ -262,6 +262,12 @@ def _float_exact(value: Decimal, dp: int) -> bool:
     return bool(floor(float(value) * 10**dp) == value * 10**dp)
 
 
+def _quotient_float_exact(size: Decimal, price: Decimal) -> bool:
+    """True when the official float size / price is the exact quotient (49.79 / 0.0001 is not:
+    497899.99999999994, which the official client floors one micro short)."""
+    return Decimal(repr(float(size) / float(price))) == size / price
+
+
 @st.composite
 def _amount_inputs(draw: st.DrawFn) -> tuple[str, str, Decimal, Decimal, bool]:
     tick = draw(st.sampled_from(sorted(am.ROUNDING)))
@@ -284,6 +290,8 @@ def test_amounts_where_official_float_is_exact_are_identical(
     official = OfficialBuilder(signer=None)
     if not _float_exact(size, 2) or (market and not _float_exact(price, rc.price)):
         return
+    if market and side == "BUY" and not _quotient_float_exact(size, price):
+        return  # the official float division is off by a micro; ours is exact
 
     # Act
     if market:
