@@ -8,7 +8,10 @@
 #    derived through L1 exactly as a live key's would be. It is worthless anywhere else.
 # 2. `live`: credentials come from the environment mapping the CLI passes, or from the file
 #    `[venue] credentials_file` names; missing API credentials are created/derived through L1.
-#    Nothing here prints or logs a secret (credentials.py and clob.py redact).
+#    Nothing here prints or logs a secret (credentials.py and clob.py redact). Given API
+#    credentials are checked with one authenticated call before the run starts: a venue that
+#    refuses them (401/403) stops the start with a clear error instead of a run whose every
+#    order fails.
 # 3. `paper`: the live venue's market data (URLs of [venue]) with fills simulated locally by
 #    polyarb.venues.paper.PaperVenue ([paper] latency and collateral); no key, no user channel
 #    (its updates come from the paper venue itself), nothing ever sent to the venue.
@@ -95,10 +98,34 @@ async def _trading_venue(creds: PolymarketCredentials, base_url: str, chain_id: 
         await client.sync_time()
         if creds.api is None:
             await client.create_or_derive_api_key()
+        else:
+            await _check_api_credentials(client)
     except ClobError as exc:
         await client.aclose()
         raise BackendError(f"venue {base_url}: {exc}") from None
     return PolymarketVenue(client)
+
+
+_AUTH_REFUSED = {401: "Unauthorized", 403: "Forbidden"}
+
+
+async def _check_api_credentials(client: Any) -> None:
+    """One L2-authenticated call (GET /auth/api-keys, as `polyarb doctor`) (rule 2).
+
+    Raises:
+        BackendError: the venue refused the given API credentials.
+    """
+    reply = await client.request("GET", "/auth/api-keys", auth="l2")
+    if reply.status in _AUTH_REFUSED:
+        await client.aclose()
+        raise BackendError(
+            f"venue {client.base_url} refused the API credentials "
+            f"(http {reply.status} {_AUTH_REFUSED[reply.status]}): check POLYMARKET_API_KEY, "
+            "POLYMARKET_API_SECRET and POLYMARKET_API_PASSPHRASE (or unset all three to derive "
+            "them from the private key); `polyarb doctor` checks them")
+    if reply.status != 200:
+        log.warning("could not check the API credentials (GET /auth/api-keys answered %s); "
+                    "going on", reply.status)
 
 
 async def open_sim(config: RunConfig, trade: bool) -> Backend:

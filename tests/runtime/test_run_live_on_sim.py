@@ -101,3 +101,23 @@ def test_run_paper_trades_live_data_with_local_fills_and_no_keys(tmp_path: Path,
     fills = [e for e in records if isinstance(e, TradeUpdated) and e.status == "MATCHED"]
     assert placed and fills
     assert verify_journal(journal).ok
+
+
+def test_run_live_with_refused_api_credentials_exits_1_before_trading(tmp_path: Path,
+                                                                      sim_url: str) -> None:
+    journal = tmp_path / "j"
+    env = {"POLYMARKET_PRIVATE_KEY": DEV_PRIVATE_KEY,
+           "POLYMARKET_API_KEY": "11111111-2222-3333-4444-555555555555",
+           "POLYMARKET_API_SECRET": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=",
+           "POLYMARKET_API_PASSPHRASE": "not-the-passphrase"}
+
+    done = polyarb("run", "--venue", "live", "--yes", "--duration", "4", "--quiet",
+                   "--config", str(_config(tmp_path, sim_url)), "--journal-dir", str(journal),
+                   env=env)
+
+    assert done.returncode == 1, done.stderr  # as any venue that cannot be set up
+    assert "refused the API credentials (http 401 Unauthorized)" in done.stderr
+    assert "not-the-passphrase" not in done.stderr + done.stdout
+    placed = [r for r in iter_records(journal) if isinstance(r.event, PlaceOrders)] \
+        if journal.exists() else []
+    assert placed == []
