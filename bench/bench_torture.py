@@ -21,10 +21,10 @@ from types import ModuleType
 
 HARNESS = Path(__file__).resolve().parents[1] / "tests" / "journal" / "test_crash.py"
 PHASES = [
-    ("append", "appending (group commit)"),
-    ("open", "open (crash recovery)"),
+    ("append", "appending, group commit"),
+    ("open", "crash recovery on open"),
     ("seg_roll", "segment roll"),
-    ("day_roll", "day roll (midnight)"),
+    ("day_roll", "day roll at UTC midnight"),
     ("day_first", "first day of a journal"),
     ("day_reopen", "reopen of a closed day"),
     ("seal", "sealing to Parquet"),
@@ -49,7 +49,7 @@ def report(stats: Counter[str], seed: int, seconds: float) -> None:
           f"{stats['days']} UTC days")  # fmt: skip
     print(f"{'phase at the kill':<40}{'kills':>8}")
     for key, label in PHASES:
-        print(f"{label + ' (' + key + ')':<40}{stats[f'phase {key}']:>8}")
+        print(f"{key:<12}{label:<28}{stats[f'phase {key}']:>8}")
         for path, n in sorted(stats.items()):
             if path.startswith(f"path {key}/"):
                 print(f"{'  inside ' + path[5:]:<40}{n:>8}")
