@@ -6,10 +6,14 @@
 # 2. Hot path (append / append_raw_frame): encode one line, append it to an in-memory buffer, one
 #    int comparison for the day roll. No syscall, hashing or time formatting per record: lines
 #    are written with one write() per batch and hashed per batch. The `batch` policy reads
-#    time.monotonic_ns() (this is shell code) to bound how long a record waits for its fsync.
-#    Group commit runs in the caller's thread on purpose: a background flusher thread was measured
-#    to add ~40 ms of durability lag under load (a GIL convoy after every write and fsync) for no
-#    throughput gain.
+#    time.monotonic_ns() (this is shell code) to bound how long a record waits for its write.
+# 2a. Group commit: the caller's thread writes and hashes each batch (page cache, cheap). Under
+#    "batch" a time-based commit (deadline reached in append, or poll) hands only the fsync to
+#    one worker thread (syncer.py) and returns: at most one fsync in flight, later batches
+#    coalesce into the next; durable_seq advances when an fsync returns. Every other fsync
+#    (sync/append_durable, batch_records reached, "always", segment or day roll, close) runs in
+#    the caller's thread after draining the worker. (An earlier flusher thread that also wrote
+#    and hashed was dropped: a GIL convoy after every write; fsync alone releases the GIL.)
 # 3. Files: days.py creates and closes days and segments in a crash-safe order; this module only
 #    decides when (a record's day, a segment's size) and fsyncs a segment before it is closed.
 # 4. Crash-only: when a write, fsync or file operation fails the writer refuses every further
@@ -32,6 +36,7 @@ from polyarb.journal.errors import JournalClosed, JournalUnreadable
 from polyarb.journal.lock import WriterLock
 from polyarb.journal.recovery import RecoveryReport, Resume, recover
 from polyarb.journal.segment import SegmentFile
+from polyarb.journal.syncer import Syncer
 
 CheckpointHook = Callable[[int], StateCheckpoint | None]
 _PREPARE = -(1 << 127)  # as `_day_end`: every ts is >= it, so the next append takes the slow path
@@ -45,9 +50,12 @@ class Durability(msgspec.Struct, frozen=True, kw_only=True):
         policy: "none" (page cache only, until `sync()`), "batch" (group commit: a record waits
             at most `batch_ms` or `batch_records` records for its fsync) or "always" (every
             append returns after its fsync).
-        batch_ms: longest wait for the fsync of a pending record under "batch", provided the
-            writer is called (append, or `poll()` on a timer).
-        batch_records: most records buffered before a write (and, under "batch", an fsync).
+        batch_ms: under "batch", longest wait of a buffered record for its write and the start
+            of its fsync, provided the writer is called (append, or `poll()` on a timer). The
+            fsync runs in the background; it starts at once, or when the fsync in flight
+            returns, so a record is durable within about batch_ms + two fsyncs.
+        batch_records: most records buffered before a write (and, under "batch", an fsync in
+            the caller's thread).
     """
 
     policy: Literal["none", "batch", "always"] = "batch"
@@ -88,7 +96,8 @@ class JournalWriter:
         self._failed: BaseException | None = None
         self._next_seq = resume.next_seq
         self._written_seq = resume.next_seq - 1
-        self.durable_seq = resume.next_seq - 1
+        self._requested_seq = resume.next_seq - 1  # highest seq handed to the syncer
+        self._syncer = Syncer(resume.next_seq - 1)
         self.recovered: RecoveryReport | None = resume.report
         segment = None if resume.segment is None else SegmentFile.resume(resume.segment)
         self._files = DayFiles(root, resume.manifest, segment)
@@ -164,6 +173,11 @@ class JournalWriter:
     # ----------------------------------------------------------------------------- hot path
 
     @property
+    def durable_seq(self) -> int:
+        """The highest seq known to be fsynced (0 when none)."""
+        return self._syncer.durable_seq
+
+    @property
     def next_seq(self) -> int:
         """The seq the next appended record gets."""
         return self._next_seq
@@ -218,7 +232,7 @@ class JournalWriter:
             if n == 1:
                 self._deadline = now + self._batch_ns
             if now >= self._deadline:
-                self._commit()
+                self._commit_async()
 
     def append_durable(self, event: Event) -> int:
         """Journal one event and return its seq only once it (and all before it) is fsynced."""
@@ -234,13 +248,25 @@ class JournalWriter:
         return self.durable_seq
 
     def poll(self) -> None:
-        """Time-based group commit: call on a timer (every `batch_ms`) from the runtime."""
+        """Time-based group commit: call on a timer (every `batch_ms`) from the runtime.
+
+        Under "batch" it writes the due batch and starts its fsync in the background
+        (durable_seq advances when that returns); it never waits for an fsync.
+        """
         if not self._buf or self._failed is not None:
             return
         if not self._fsync_batches:
             self._flush()
-        elif _mono() >= self._deadline:
+        elif not self._timed:
             self._commit()
+        elif _mono() >= self._deadline:
+            self._commit_async()
+
+    def settle(self) -> int:
+        """Wait for the background fsync in flight or queued (starts none). Returns durable_seq."""
+        self._check_usable()
+        self._guard(self._syncer.drain)
+        return self.durable_seq
 
     # ----------------------------------------------------------------------------- batches
 
@@ -259,6 +285,15 @@ class JournalWriter:
         self._sync_segment()
         self._maybe_roll()
 
+    def _commit_async(self) -> None:
+        """Write the buffer and hand its fsync to the syncer (rule 2a); roll when full."""
+        self._write_buffer()
+        seq = self._written_seq
+        if seq > self._requested_seq:
+            self._guard(self._syncer.request, self._files.segment, seq)
+            self._requested_seq = seq
+        self._maybe_roll()
+
     def _write_buffer(self) -> None:
         buf = self._buf
         if not buf:
@@ -272,11 +307,15 @@ class JournalWriter:
         self._written_seq = self._next_seq - 1
 
     def _sync_segment(self) -> None:
+        """Write the buffer, wait for the background fsync, fsync here what it did not cover."""
         self._write_buffer()
+        syncer = self._syncer
+        self._guard(syncer.drain)
         seg = self._files.segment
-        if self.durable_seq < self._written_seq and seg is not None:
+        if syncer.durable_seq < self._written_seq and seg is not None:
             self._guard(seg.sync)
-            self.durable_seq = self._written_seq
+            syncer.publish(self._written_seq)
+        self._requested_seq = max(self._requested_seq, self._written_seq)
 
     def _maybe_roll(self) -> None:
         seg = self._files.segment
@@ -362,6 +401,7 @@ class JournalWriter:
                 self._sync_segment()
                 self._guard(self._files.close_day)
         finally:
+            self._syncer.stop()  # after a failure: lets an fsync in flight end before its fd closes
             self._files.abandon()
             self._lock = None
             self._day_end = _PREPARE

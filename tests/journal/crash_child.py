@@ -198,8 +198,9 @@ def _wrap_sync() -> None:
     truncate = recovery._truncate_and_sync
 
     def synced(self: SegmentFile) -> None:
+        size = self.size  # read first: a background fsync covers what was written before it
         sync(self)
-        say(f"f {self.path.parent.name}/{self.path.name} {self.size}")
+        say(f"f {self.path.parent.name}/{self.path.name} {size}")
 
     def truncated(path: Path, size: int) -> None:
         truncate(path, size)

@@ -208,8 +208,8 @@ def test_writer_durability_batch_poll_commits_after_batch_ms(
     with JournalWriter.open(journal_root, durability=policy) as w:
         # batch_ms=0: the deadline has passed by the time the next record or poll comes.
         w.append(kit.sample_event("clock_tick", kit.MIDNIGHT_NS))
-        w.poll()
-        assert w.durable_seq == w.next_seq - 1
+        w.poll()  # writes and starts the fsync in the background
+        assert w.settle() == w.durable_seq == w.next_seq - 1
 
 
 def test_writer_append_durable_returns_after_fsync_under_any_policy(
