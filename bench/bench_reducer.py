@@ -3,7 +3,8 @@
 # measured in the same process, for 100 and 10,000 tokens (binary markets loaded by
 # MarketsLoaded).
 #
-# Run: /tmp/venv/bin/python bench/bench_reducer.py [--frames N] [--repeats R]
+# Run: /tmp/venv/bin/python bench/bench_reducer.py [--frames N] [--repeats R] [--hot N]
+#      [--cold-memos]
 # Prints µs/frame and frames/s of Engine.apply for `price_change` and `book` frames, µs/frame of
 # parse_frame + MarketData.apply_frame alone (so apply minus it is registry, detection and the
 # engine's own work), µs/frame of orjson.loads on the same bytes, and the apply / loads ratio;
@@ -15,9 +16,18 @@
 # after every repetition, together with "no opportunity": the common case where detection's
 # best-price fast path rejects). YES trades in a band below 0.5 + x and NO in the mirror band,
 # so a set's asks always add up to more than $1. Each repetition restores the engine from one
-# snapshot taken after the initial books (not timed), disables the GC, times the engine over
-# every frame, then orjson.loads over the same bytes; the first repetition is a warm-up and the
-# median of the others is reported.
+# snapshot taken after the initial books (not timed), folds those initial book frames once more
+# (not timed), disables the GC, times the engine over every frame, then orjson.loads over the
+# same bytes; the first repetition is a warm-up and the median of the others is reported.
+# Why the re-fold: each Book's size memo (text -> micros, the parser's per-book cache) is not
+# state, so a restored engine starts with every memo empty. At 100 tokens they refill within
+# the first frames; at 10,000 a book is hit about twice per 20,000 frames, so half the `book`
+# frames would miss their memo (and the small shared SIZES cache) on every level: a restore
+# artefact (~4 µs/frame), not the steady state of a live process whose books have all seen a
+# snapshot. --cold-memos measures that restore case instead.
+# --hot N draws the timed frames from the first N markets only: at 10,000 tokens with --hot 50
+# the engine holds as much state as before but touches as little as at 100 tokens, which
+# separates the cost of cold memory (locality) from any cost of the collections' sizes.
 from __future__ import annotations
 
 import argparse
@@ -103,10 +113,11 @@ class Feed:
     def initial(self) -> list[bytes]:
         return [orjson.dumps(tok.book(cid)) for cid, y, n in self.markets for tok in (y, n)]
 
-    def frames(self, kind: str, count: int) -> list[bytes]:
+    def frames(self, kind: str, count: int, hot: int = 0) -> list[bytes]:
         out = []
+        pool = self.markets[:hot] if hot > 0 else self.markets
         for _ in range(count):
-            cid, yes, no = self.rng.choice(self.markets)
+            cid, yes, no = self.rng.choice(pool)
             if kind == "book":
                 out.append(orjson.dumps(self.rng.choice((yes, no)).book(cid)))
                 continue
@@ -129,21 +140,29 @@ def _check(engine: Engine) -> None:
         raise SystemExit(f"bench stream is not clean: {c}, {engine.counters.snapshot()}")
 
 
-def measure(n_tokens: int, kind: str, n_frames: int, repeats: int) -> tuple[float, ...]:
+def measure(n_tokens: int, kind: str, n_frames: int, repeats: int, hot: int = 0,
+            cold_memos: bool = False) -> tuple[float, ...]:
     """Median µs/frame of (Engine.apply, parse + books only, orjson.loads), same frames."""
     feed = Feed(n_tokens)
     base = Engine()
     base.apply(1, feed.loaded())
-    for seq, event in enumerate(_events(feed.initial(), T0), start=2):
+    initial_frames = feed.initial()
+    initial = _events(initial_frames, T0)
+    for seq, event in enumerate(initial, start=2):
         base.apply(seq, event)
     _check(base)
     state = base.snapshot_bytes()
     books = base.snapshot()["market_data"]
-    frames = feed.frames(kind, n_frames)
+    frames = feed.frames(kind, n_frames, hot)
     events = _events(frames, T0 + 10**9)
     timings: list[list[float]] = [[], [], []]
     for rep in range(repeats + 1):
         engine, md = Engine.restore(state), MarketData.restore(books)
+        if not cold_memos:  # as a live process: every book has seen its snapshot
+            for seq, (event, data) in enumerate(zip(initial, initial_frames, strict=True),
+                                                start=500_000):
+                engine.apply(seq, event)
+                md.apply_frame(parse_frame(data, None), seq, seq)
         apply, apply_frame = engine.apply, md.apply_frame
         loads, clock = orjson.loads, time.perf_counter_ns
         gc.collect()
@@ -170,14 +189,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Engine.apply vs orjson.loads per frame")
     parser.add_argument("--frames", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--hot", type=int, default=0,
+                        help="draw the timed frames from the first N markets only")
+    parser.add_argument("--cold-memos", action="store_true",
+                        help="time a freshly restored engine (empty per-book size memos)")
     args = parser.parse_args()
+    if args.hot or args.cold_memos:
+        print(f"frames from {args.hot or 'all'} markets; per-book size memos "
+              f"{'empty (restored)' if args.cold_memos else 'warm'}")
     print(f"{'kind':<14}{'tokens':>7}{'apply µs':>10}{'frames/s':>11}{'parse+books':>13}"
           f"{'loads µs':>10}{'ratio':>7}   (median of {args.repeats}; "
           "ratio = apply / orjson.loads)")
     results: dict[tuple[str, int], float] = {}
     for kind in ("price_change", "book"):
         for n_tokens in (100, 10_000):
-            apply_us, books_us, loads_us = measure(n_tokens, kind, args.frames, args.repeats)
+            apply_us, books_us, loads_us = measure(n_tokens, kind, args.frames, args.repeats,
+                                                   args.hot, args.cold_memos)
             results[kind, n_tokens] = apply_us
             print(f"{kind:<14}{n_tokens:>7}{apply_us:>10.2f}{1e6 / apply_us:>11,.0f}"
                   f"{books_us:>13.2f}{loads_us:>10.2f}{apply_us / loads_us:>7.2f}")
