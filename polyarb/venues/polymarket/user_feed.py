@@ -66,9 +66,15 @@ Connect = Callable[[str], Awaitable[Connection]]
 Sweep = Callable[[int | None], Awaitable[list[Input]]]
 
 
+# Largest user-channel frame accepted, as the market feed's: well under the journal readers'
+# line limit (journal/scan.MAX_LINE), so every frame journaled reads back. A larger frame closes
+# the connection (1009), which reconnects and sweeps like any other drop.
+MAX_FRAME_BYTES = 64 * 2**20
+
+
 async def websocket_connect(url: str) -> Connection:
     """Open a websocket with the library's own ping frames on top of our text PING."""
-    conn: Connection = await websockets.connect(url, max_size=None, open_timeout=10,
+    conn: Connection = await websockets.connect(url, max_size=MAX_FRAME_BYTES, open_timeout=10,
                                                 close_timeout=5)
     return conn
 

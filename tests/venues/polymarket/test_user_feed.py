@@ -332,3 +332,11 @@ def test_user_feed_never_leaks_secrets(caplog: pytest.LogCaptureFixture) -> None
     assert sent_to_sink == [f"garbage {leak}"]  # a received frame is journaled verbatim
     assert all(isinstance(e, ConnectionOpened | SubscriptionSent | ConnectionClosed
                           | ReconnectScheduled | TradeUpdated) for e in h.sink.events)
+
+
+def test_user_feed_frame_limit_stays_below_the_journal_line_limit() -> None:
+    from polyarb.journal.scan import MAX_LINE
+    from polyarb.venues.polymarket.user_feed import MAX_FRAME_BYTES
+
+    # a frame is embedded in one journal line with an envelope of well under 1 MiB
+    assert MAX_FRAME_BYTES + (1 << 20) < MAX_LINE
