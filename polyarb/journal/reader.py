@@ -86,16 +86,8 @@ def _lines(
     path: Path | str, from_seq: int, day: str | None, check: bool
 ) -> Iterator[tuple[_Seg, int, int, bytes]]:
     """(segment, line number, seq, line) of every complete record with seq >= from_seq."""
-    expect: int | None = None
-    for seg in _segments(path, day):
-        info = seg.info
-        if expect is not None and info.first_seq != expect:
-            raise _corrupt(seg.name, f"segment starts at seq {info.first_seq}, expected {expect}")
-        if info.closed and info.last_seq is not None and info.last_seq < from_seq:
-            expect = info.last_seq + 1
-            continue
-        expect = info.first_seq
-        scanner = LineScanner(seg.path, missing_ok=seg.live)
+    for seg, scanner, cursor in _walk(path, day, from_seq):
+        expect = cursor.expect
         for line_no, offset, line in scanner:
             seq = _seq_of(line)
             if seq != expect or (check and seq >= from_seq):
@@ -110,6 +102,38 @@ def _lines(
             expect = seq + 1
             if seq >= from_seq:
                 yield seg, line_no, seq, line
+        cursor.expect = expect
+
+
+class _Cursor:
+    """The seq the next line must carry; the consumer of `_walk` advances it."""
+
+    __slots__ = ("expect",)
+
+    def __init__(self, expect: int) -> None:
+        self.expect = expect
+
+
+def _walk(path: Path | str, day: str | None,
+          from_seq: int) -> Iterator[tuple[_Seg, LineScanner, _Cursor]]:
+    """The segments to scan, with seq continuity across them and each one's end checked.
+
+    Segments wholly before from_seq are skipped by their manifest range. The consumer reads the
+    scanner and advances `cursor.expect` past every line it consumed before asking for the next
+    segment; the segment's end is then checked against it (_check_end).
+    """
+    expect: int | None = None
+    for seg in _segments(path, day):
+        info = seg.info
+        if expect is not None and info.first_seq != expect:
+            raise _corrupt(seg.name, f"segment starts at seq {info.first_seq}, expected {expect}")
+        if info.closed and info.last_seq is not None and info.last_seq < from_seq:
+            expect = info.last_seq + 1
+            continue
+        cursor = _Cursor(info.first_seq)
+        scanner = LineScanner(seg.path, missing_ok=seg.live)
+        yield seg, scanner, cursor
+        expect = cursor.expect
         _check_end(seg, scanner, expect)
 
 
@@ -204,21 +228,11 @@ def iter_blocks(
         JournalUnreadable: not a journal, missing, no permission.
         JournalCorrupt: a bad line, a seq gap or a manifest/file mismatch (names file and line).
     """
-    expect: int | None = None
-    for seg in _segments(path, day):
-        info = seg.info
-        if expect is not None and info.first_seq != expect:
-            raise _corrupt(seg.name, f"segment starts at seq {info.first_seq}, expected {expect}")
-        if info.closed and info.last_seq is not None and info.last_seq < from_seq:
-            expect = info.last_seq + 1
-            continue
-        expect = info.first_seq
-        scanner = LineScanner(seg.path, missing_ok=seg.live)
-        runs = _runs if check else _seq_runs
+    runs = _runs if check else _seq_runs
+    for seg, scanner, cursor in _walk(path, day, from_seq):
         for line_no, offset, lines in scanner.blocks():
-            yield from runs(seg, line_no, offset, lines, expect, from_seq)
-            expect += len(lines)
-        _check_end(seg, scanner, expect)
+            yield from runs(seg, line_no, offset, lines, cursor.expect, from_seq)
+            cursor.expect += len(lines)
 
 
 def _runs(seg: _Seg, line_no: int, offset: int, lines: list[bytes], expect: int,
