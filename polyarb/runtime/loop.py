@@ -132,14 +132,6 @@ def frame_record(frame: Frame, prime: Callable[[msgspec.Raw], bool] | None = Non
     return RawFrame(ts_recv_ns=ts, conn=frame.conn, channel=frame.channel, frame=value), embedded
 
 
-def frame_event(frame: Frame) -> tuple[RawFrame, bool | None]:
-    """The RawFrame replay will decode for `frame`, and the embeddable hint for the writer."""
-    event, payload = frame_record(frame)
-    if isinstance(payload, bytes):
-        return event, None
-    return event, isinstance(payload, EmbeddedFrame)
-
-
 class EngineLoop:
     """Journal -> apply -> journal decisions -> act, for every input (rules 1-5).
 

@@ -2,8 +2,9 @@
 # runtime loop: any frame is folded without an exception, every reject becomes a FrameRejected
 # decision journaled right after its frame, and the books stay consistent.
 #
-# Rules: frames are built the way the runtime builds them (polyarb.runtime.loop.frame_event:
-# embedded verbatim when they are storable JSON, else kept as text); the expected rejects come
+# Rules: frames are built the way the runtime builds them (polyarb.runtime.loop.frame_record
+# with the engine's shared decode, MarketData.prime: embedded verbatim when they are storable
+# JSON, else kept as text); the expected rejects come
 # from the reference parser (polyarb.core.wire.parse_frame); settings from strategies.fuzz.
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from polyarb.events.decisions import FrameRejected
 from polyarb.events.inputs import RawFrame
 from polyarb.journal import Durability, JournalWriter, iter_records
 from polyarb.runtime.counters import Counters
-from polyarb.runtime.loop import EngineLoop, Frame, frame_event
+from polyarb.runtime.loop import EngineLoop, Frame, frame_record
 from polyarb.venues.polymarket.user_parse import UserIdentity, parse_user_frame
 from tests.fuzz.strategies import (
     JSON,
@@ -69,7 +70,7 @@ def _engine() -> Engine:
     engine.apply(1, markets_loaded(T0))
     seq = 2
     for text in opening_frames():
-        event, _ = frame_event(Frame(T0 + seq, "market-0", text))
+        event, _ = frame_record(Frame(T0 + seq, "market-0", text), engine.md.prime)
         assert engine.apply(seq, event) is not None
         seq += 1
     return engine
@@ -89,7 +90,7 @@ def test_fuzz_engine_any_frames_rejects_are_decided_and_books_stay_consistent(
         frames: list[str | bytes]) -> None:
     engine = _engine()
     for seq, data in enumerate(frames, start=100):
-        event, _ = frame_event(Frame(T0 + seq * 1000, "market-0", data))
+        event, _ = frame_record(Frame(T0 + seq * 1000, "market-0", data), engine.md.prime)
 
         decisions = engine.apply(seq, event)
 

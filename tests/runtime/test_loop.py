@@ -16,7 +16,7 @@ from polyarb.events.codec import encode_raw_frame
 from polyarb.events.decisions import OpportunityDetected, PlaceOrders
 from polyarb.journal import JournalWriter, iter_records
 from polyarb.runtime.counters import Counters
-from polyarb.runtime.loop import EngineLoop, Frame, frame_event
+from polyarb.runtime.loop import EngineLoop, Frame, frame_record
 from polyarb.runtime.startup import HookTarget
 from tests.core.engine_helpers import T0
 from tests.runtime.helpers import basket, basket_frames, open_loop
@@ -76,11 +76,11 @@ def test_loop_counts_what_it_journals(tmp_path: Path) -> None:
                                                                       max_size=3),
                  max_leaves=8).map(lambda v: msgspec.json.encode(v).decode()),
 ))
-def test_loop_frame_event_is_what_replay_decodes(data: str | bytes) -> None:
+def test_loop_frame_record_is_what_replay_decodes(data: str | bytes) -> None:
     frame = Frame(T0, "market-0", data)
-    event, hint = frame_event(frame)
+    event, payload = frame_record(frame)
     try:
-        line = encode_raw_frame(7, T0, "market-0", data, embeddable=hint)
+        line = encode_raw_frame(7, T0, "market-0", payload, embeddable=False)
     except (UnicodeEncodeError, TypeError):  # lone surrogates: websockets never delivers them
         return
 

@@ -1,5 +1,5 @@
 # The loop's frame path: one classification and one decode per frame, and still exactly what
-# replay decodes. frame_record with the engine's prime == frame_record alone == frame_event; the
+# replay decodes. frame_record with the engine's prime == frame_record alone; the
 # line the writer journals from its payload decodes back to the event the engine applied. The
 # Inbox (the loop's queue) wakes its one consumer and keeps order.
 from __future__ import annotations
@@ -16,7 +16,7 @@ from polyarb.core.marketdata import MarketData
 from polyarb.events import ClockTick, RawFrame, decode_record, encode_raw_frame
 from polyarb.events.codec import EmbeddedFrame
 from polyarb.journal import iter_records
-from polyarb.runtime.loop import Frame, Inbox, frame_event, frame_record
+from polyarb.runtime.loop import Frame, Inbox, frame_record
 from tests.core.engine_helpers import T0
 from tests.runtime.helpers import basket_frames, open_loop
 
@@ -48,7 +48,7 @@ def test_frame_record_primed_equals_unprimed_and_replay(data: str | bytes, chann
     except (UnicodeEncodeError, TypeError):  # lone surrogates: websockets never delivers them
         return
 
-    assert event == plain == frame_event(frame)[0]
+    assert event == plain
     assert type(payload) is type(plain_payload)
     assert decode_record(line).event == event
     assert line == encode_raw_frame(7, T0, "market-0", data, channel=channel)
