@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from polyarb.config import engine_config_of
 from polyarb.core.config import EngineConfig
 from polyarb.core.engine import Engine
 from polyarb.events.base import Decision, Input, Record
 from polyarb.events.inputs import RunStarted
+from polyarb.runtime.rebuild import engine_for_run
 
 
 @dataclass
@@ -32,16 +32,6 @@ class Step:
     engine: Engine
     config: EngineConfig
     decisions: list[tuple[int, Decision]] = field(default_factory=list)
-
-
-def switch_config(engine: Engine | None, ev: RunStarted) -> tuple[Engine, EngineConfig]:
-    """The engine a run_started leads to (rule 1) and that run's engine config."""
-    config = engine_config_of(ev.config) if bytes(ev.config) else EngineConfig()
-    if engine is None:
-        return Engine(config), config
-    if engine.config != config:
-        return Engine.restore(engine.snapshot(), config), config
-    return engine, config
 
 
 def fold(records: Iterable[Record]) -> Iterator[Step]:
@@ -64,7 +54,7 @@ def fold(records: Iterable[Record]) -> Iterator[Step]:
         if step is not None:
             yield step
         if isinstance(ev, RunStarted):
-            engine, config = switch_config(engine, ev)
+            engine, config = engine_for_run(engine, ev)
         if engine is None:
             engine = Engine(config)
         engine.apply(rec.seq, ev)

@@ -69,13 +69,22 @@ class _Fold:
             self.out.missing = exp[len(seen):]
 
     def run_started(self, ev: RunStarted) -> None:
-        config = engine_config_of(ev.config) if bytes(ev.config) else EngineConfig()
-        engine = self.out.engine
-        if engine is None:
-            self.out.engine = Engine(config)
-        elif engine.config != config:
-            self.out.engine = Engine.restore(engine.snapshot(), config)
+        self.out.engine, _ = engine_for_run(self.out.engine, ev)
         self.out.last_run_id = ev.run_id
+
+
+def engine_for_run(engine: Engine | None, ev: RunStarted) -> tuple[Engine, EngineConfig]:
+    """The engine a run_started leads to (rule 1), and that run's engine config.
+
+    Raises:
+        ConfigError: the run_started holds no valid engine config.
+    """
+    config = engine_config_of(ev.config) if bytes(ev.config) else EngineConfig()
+    if engine is None:
+        return Engine(config), config
+    if engine.config != config:
+        return Engine.restore(engine.snapshot(), config), config
+    return engine, config
 
 
 def rebuild(root: Path | str) -> Rebuilt:
