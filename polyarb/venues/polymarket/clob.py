@@ -9,44 +9,47 @@
 #    built outside the except block so no exception object (whose request holds the POLY_*
 #    headers) survives. Reads raise ClobError; order entry and cancels turn replies into
 #    events (outcomes.py). No httpx exception leaves this module.
-# 3. Idempotent calls (GET, DELETE) retry 425/429/502/503/504 and transport failures with
-#    exponential backoff (honouring Retry-After), at most RetryPolicy.attempts times. POSTs
-#    (orders, API keys, heartbeats) are sent exactly once: a lost reply is an UNKNOWN outcome.
+# 3. Idempotent calls (GET, DELETE) retry 425/429/500/502/503/504 and transport failures with
+#    exponential backoff (honouring Retry-After), at most RetryPolicy.attempts times: a single
+#    transient 500 at startup must not stop a run. POSTs (orders, API keys, heartbeats) are sent
+#    exactly once: a lost reply is an UNKNOWN outcome. clob_replies.should_retry decides.
 # 4. L2 requests sign timestamp + METHOD + path (no query) + the exact body bytes sent; the
 #    timestamp is the injected clock plus the offset learned by `sync_time`. Every request
 #    first waits for its rate-limit slot (ratelimit.py).
 # 5. Secrets: the redactor knows the API key, secret, passphrase and private key; logs carry
 #    method, path and status only; reprs show addresses only.
+# 6. Reply decoding, the error and policy types and the retry decision live in clob_replies.py
+#    (pure); they are re-exported here, so `clob.ClobError` etc. keep working.
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from decimal import Decimal
+from dataclasses import replace
 from typing import Any, Final, Literal
 
 import httpx
-import msgspec
 import orjson
 
-from polyarb.core.numbers import NumberError, parse_micros
-from polyarb.events.codec import frame_is_embeddable
 from polyarb.events.inputs import RestSnapshot
-from polyarb.venues.base import VenueError
 from polyarb.venues.polymarket import contracts as c
 from polyarb.venues.polymarket.backoff import Backoff, BackoffPolicy
+from polyarb.venues.polymarket.clob_replies import (
+    BalanceAllowance,
+    ClobError,
+    RetryPolicy,
+    api_credentials,
+    balance_allowance_of,
+    decode_reply,
+    micros_field,
+    rest_snapshot,
+    retry_after_s,
+    should_retry,
+)
 from polyarb.venues.polymarket.credentials import ApiCredentials, PolymarketCredentials
 from polyarb.venues.polymarket.l2auth import build_l2_headers
-from polyarb.venues.polymarket.outcomes import (
-    Redactor,
-    Reply,
-    clip,
-    reply_reason,
-    verdict,
-)
+from polyarb.venues.polymarket.outcomes import Redactor, Reply, clip, verdict
 from polyarb.venues.polymarket.ratelimit import RateLimiter
 from polyarb.venues.polymarket.signing import build_l1_headers
 
@@ -57,49 +60,6 @@ INITIAL_CURSOR: Final = "MA=="
 END_CURSOR: Final = "LTE="
 MAX_PAGES: Final = 1_000
 Auth = Literal["none", "l1", "l2"]
-_EXACT_JSON: Final = msgspec.json.Decoder(float_hook=Decimal)  # JSON numbers never via float
-
-
-class ClobError(VenueError):
-    """A CLOB call without a usable answer. `status` is the HTTP status (None: no response)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Retries of idempotent calls (rule 3): attempts in total, backoff bounds in seconds."""
-
-    attempts: int = 4
-    initial_s: float = 1.0
-    max_s: float = 30.0
-
-
-class BalanceAllowance(msgspec.Struct, frozen=True, kw_only=True):
-    """GET /balance-allowance: base units (micro-units) of balance and per-spender allowance."""
-
-    balance_micros: int
-    allowances: dict[str, int]
-
-
-def _retry_after_s(response: httpx.Response) -> float:
-    text = response.headers.get("Retry-After", "")
-    return float(text) if text.isascii() and text.isdigit() else 0.0
-
-
-def rest_snapshot(endpoint: str, params: Mapping[str, str] | None, reply: Reply,
-                  ts_ns: int) -> RestSnapshot:
-    """A RestSnapshot of a reply: the body verbatim when it is one line of JSON, else the
-    body's text as a JSON string (so the journal line always reads back)."""
-    body = reply.body
-    raw = body if body and frame_is_embeddable(body) else orjson.dumps(
-        body.decode("utf-8", "replace") if body else reply.error)
-    query = urllib.parse.urlencode(sorted((params or {}).items()))
-    return RestSnapshot(ts_recv_ns=ts_ns, endpoint=endpoint, params=query,
-                        status_code=reply.status if reply.status is not None else 0,
-                        body=msgspec.Raw(raw))
 
 
 class ClobClient:
@@ -183,7 +143,7 @@ class ClobClient:
         if error:
             return Reply(None, b"", self.redact(clip(error)))
         return Reply(response.status_code, response.content,
-                     retry_after_s=_retry_after_s(response))
+                     retry_after_s=retry_after_s(response))
 
     async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
                       body: str | None = None, auth: Auth = "none", nonce: int = 0) -> Reply:
@@ -207,17 +167,13 @@ class ClobClient:
             reply = await self._exchange(method, path, params, data, auth, nonce)
             attempt += 1
             log.debug("%s %s -> %s", method, path, reply.status)
-            retry = verdict(reply.status, idempotent=idempotent) == "retry" or (
-                idempotent and reply.status is None)
-            if not retry or attempt >= self.retry.attempts:
+            if not should_retry(reply.status, idempotent=idempotent) or (
+                    attempt >= self.retry.attempts):
                 return reply
             delay = max(backoff.next_delay(), min(reply.retry_after_s, self.retry.max_s))
             log.info("%s %s: %s, retry %d in %.1f s", method, path,
                      reply.status or reply.error, attempt, delay)
             await self._sleep(delay)
-
-    def _fail(self, what: str, reply: Reply) -> ClobError:
-        return ClobError(f"{what}: {reply_reason(reply, self.redact)}", reply.status)
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None, *,
                        auth: Auth = "none", exact: bool = False) -> Any:
@@ -230,14 +186,7 @@ class ClobClient:
         return self._decode(f"GET {path}", reply, exact)
 
     def _decode(self, what: str, reply: Reply, exact: bool = False) -> Any:
-        if verdict(reply.status, idempotent=False) != "ok":
-            raise self._fail(what, reply)
-        try:
-            return (_EXACT_JSON.decode(reply.body) if exact
-                    else orjson.loads(reply.body))
-        except (orjson.JSONDecodeError, msgspec.DecodeError):
-            pass
-        raise ClobError(f"{what}: reply is not JSON", reply.status)
+        return decode_reply(what, reply, self.redact, exact)
 
     # --- authentication --------------------------------------------------------------------
 
@@ -253,7 +202,7 @@ class ClobClient:
         reply = await self.request("POST", "/auth/api-key", auth="l1", nonce=nonce)
         if verdict(reply.status, idempotent=False) != "ok":
             reply = await self.request("GET", "/auth/derive-api-key", auth="l1", nonce=nonce)
-        api = _api_credentials(reply.body) if reply.status == 200 else None
+        api = api_credentials(reply.body) if reply.status == 200 else None
         if api is None:
             raise ClobError(f"API key create/derive failed (http {reply.status})", reply.status)
         self.credentials = replace(self.credentials, api=api)
@@ -301,7 +250,7 @@ class ClobClient:
     async def tick_size(self, token_id: str) -> int:
         """GET /tick-size: the minimum tick in micro-units (exact, the venue sends a number)."""
         obj = await self.get_json("/tick-size", {"token_id": token_id}, exact=True)
-        return _micros_field(obj, "minimum_tick_size", "GET /tick-size")
+        return micros_field(obj, "minimum_tick_size", "GET /tick-size")
 
     async def neg_risk(self, token_id: str) -> bool:
         """GET /neg-risk: whether the token's market is neg-risk."""
@@ -395,15 +344,7 @@ class ClobClient:
         if token_id is not None:
             params["token_id"] = token_id
         path = "/balance-allowance/update" if update else "/balance-allowance"
-        obj = await self.get_json(path, params, auth="l2")
-        try:
-            allowances = obj.get("allowances") or {}
-            return BalanceAllowance(
-                balance_micros=_base_units(obj.get("balance")),
-                allowances={str(k): _base_units(v) for k, v in sorted(allowances.items())})
-        except (AttributeError, TypeError, ValueError):
-            pass
-        raise ClobError(f"GET {path}: unreadable balance")
+        return balance_allowance_of(await self.get_json(path, params, auth="l2"), path)
 
     async def aclose(self) -> None:
         """Close the keep-alive connections."""
@@ -414,27 +355,16 @@ class ClobClient:
                 f"api={'<set>' if self.credentials.api is not None else 'None'})")
 
 
-def _api_credentials(body: bytes) -> ApiCredentials | None:
-    try:
-        obj = orjson.loads(body)
-        return ApiCredentials.of(obj["apiKey"], obj["secret"], obj["passphrase"])
-    except Exception:  # never echo a body holding secrets
-        return None
 
-
-def _micros_field(obj: Any, name: str, what: str) -> int:
-    value = obj.get(name) if isinstance(obj, dict) else None
-    try:
-        if isinstance(value, Decimal):
-            value = format(value, "f")
-        return parse_micros(value)
-    except NumberError:
-        pass
-    raise ClobError(f"{what}: {name} is not an exact decimal")
-
-
-def _base_units(value: object) -> int:
-    text = str(value)
-    if not (text.isascii() and text.isdigit()):
-        raise ValueError("not base units")
-    return int(text)
+__all__ = [
+    "DEFAULT_URL",
+    "END_CURSOR",
+    "INITIAL_CURSOR",
+    "MAX_PAGES",
+    "Auth",
+    "BalanceAllowance",
+    "ClobClient",
+    "ClobError",
+    "RetryPolicy",
+    "rest_snapshot",
+]

@@ -1,12 +1,15 @@
 # The CLOB client and PolymarketVenue against polyarb's simulator on loopback: L1 create/derive,
 # a signed batch, open orders, cancels, a fill, trades, heartbeats, balances, the venue's
-# rejections, a lost response reconciled through open orders, and 425 retries of cancels.
+# rejections, a lost response reconciled through open orders, 425 retries of cancels, and a live
+# start (runtime.backends.open_backend) that survives a 500 on its first GET.
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import orjson
 
+from polyarb.config import RunConfig, RunSection, VenueSection
 from polyarb.events.inputs import (
     CancelFailed,
     HeartbeatResult,
@@ -18,10 +21,12 @@ from polyarb.events.inputs import (
     RestSnapshot,
     TradeUpdated,
 )
+from polyarb.runtime.backends import open_backend
 from polyarb.venues.polymarket.clob import ClobClient
 from polyarb.venues.polymarket.credentials import PolymarketCredentials, Secret
 from tests.venues.polymarket.recorded.harness import (
     OTHER_KEY,
+    PRIVATE_KEY,
     FakeSleep,
     batch,
     intent,
@@ -157,4 +162,31 @@ def test_sim_restart_425_rejects_orders_and_retries_cancels() -> None:
             assert isinstance(cancelled, OrderCancelled) and sleep.delays == [1.0]
             assert isinstance(resting, OrderAccepted)
             await venue.close()
+    run(main)
+
+
+# A fault seed whose http500 draws (rate 0.2) go hit, then miss eleven times: the simulator's
+# very first request answers 500, the next ones do not (checked in the test, not assumed).
+_FIRST_500_SEED = "first-500-0"
+
+
+def test_sim_single_500_on_first_get_does_not_stop_a_live_start() -> None:
+    from polyarb.sim.server.config import FaultConfig
+    from polyarb.sim.server.faults import Faults
+
+    draws = Faults(FaultConfig(seed=_FIRST_500_SEED, http500=0.2), "unused")
+    assert [draws.hit("http500") for _ in range(12)] == [True] + [False] * 11
+
+    async def main() -> None:
+        async with sim_server(http500=0.2, seed=_FIRST_500_SEED) as server:  # type: ignore[arg-type]
+            config = msgspec.structs.replace(RunConfig(), run=RunSection(venue="live"),
+                                             venue=VenueSection(clob_url=server.url))
+            # the `polyarb run --venue live` start: credentials, GET /time, L1 key derivation
+            backend = await open_backend(config, {"POLYMARKET_PRIVATE_KEY": PRIVATE_KEY})
+            try:
+                assert backend.venue is not None
+                assert server.venue.faults.counts["http500"] == 1
+                assert await backend.venue.client.version() == 2
+            finally:
+                await backend.close()
     run(main)
