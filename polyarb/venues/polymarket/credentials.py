@@ -2,8 +2,9 @@
 #
 # Rules:
 # 1. No secret ever reaches a repr, a str, a log line or an exception message. Secrets live in
-#    `Secret` (redacted repr, constant-time equality, refuses pickling); errors name the
-#    variable or the line number, never the value. Our errors are raised outside the `except`
+#    `Secret` (redacted repr, constant-time equality, refuses pickling), and nothing derived
+#    from one is kept as a plain dataclass field (the HMAC key is decoded on use); errors name
+#    the variable or the line number, never the value. Our errors are raised outside the `except`
 #    block of the parser's exception, so that exception (whose message or `.object` may hold
 #    the value) is not even kept as a suppressed `__context__`.
 #    Even non-secret values (funder, signature type) are not echoed: a key pasted into the
@@ -112,12 +113,16 @@ _B64URL: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 
 @dataclass(frozen=True, slots=True, repr=False)
 class ApiCredentials:
-    """L2 API credentials (from POST /auth/api-key or GET /auth/derive-api-key)."""
+    """L2 API credentials (from POST /auth/api-key or GET /auth/derive-api-key).
+
+    Every field is a Secret. The decoded HMAC key is deliberately not a field: `hmac_key`
+    decodes it from the secret on each use, so dataclasses.asdict/fields, copies and pickles
+    never hold the key bytes in the clear (rule 1).
+    """
 
     api_key: Secret
     secret: Secret
     passphrase: Secret
-    hmac_key: bytes = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("api_key", "secret", "passphrase"):
@@ -126,7 +131,12 @@ class ApiCredentials:
                 _fail(f"API {name} must be a non-empty Secret")
             if value.reveal() != value.reveal().strip() or not value.reveal().isprintable():
                 _fail(f"API {name} has whitespace or control characters")
-        object.__setattr__(self, "hmac_key", decode_api_secret(self.secret.reveal()))
+        decode_api_secret(self.secret.reveal())  # eager (rule 3): a bad secret fails here
+
+    @property
+    def hmac_key(self) -> bytes:
+        """The HMAC key: the API secret base64-decoded (pass it to the signer, never a log)."""
+        return decode_api_secret(self.secret.reveal())
 
     @classmethod
     def of(cls, api_key: str, secret: str, passphrase: str) -> ApiCredentials:
