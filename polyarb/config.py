@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 DEFAULT_PATH = "polyarb.toml"
+MIN_CHECKPOINT = 10_000  # journal.checkpoint_every_records, when on
 VenueName = Literal["sim", "paper", "live"]
 
 
@@ -163,16 +164,22 @@ class PaperSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class JournalSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """[journal]: durability policy (docs/journal-format.md, Durability) and segment size."""
+    """[journal]: durability policy (docs/journal-format.md, Durability), segment size and the
+    mid-day state checkpoint cadence (a restart folds at most about that many records)."""
 
     durability: Literal["none", "batch", "always"] = "batch"
     batch_ms: int = 5
     batch_records: int = 1000
     segment_max_mb: int = 64
+    checkpoint_every_records: int = 1_000_000  # 0 = day-roll checkpoints only
 
     def __post_init__(self) -> None:
         if self.batch_ms < 1 or self.batch_records < 1 or self.segment_max_mb < 1:
             raise ValueError("journal.batch_ms, batch_records and segment_max_mb must be >= 1")
+        if self.checkpoint_every_records != 0 and self.checkpoint_every_records < MIN_CHECKPOINT:
+            raise ValueError(
+                f"journal.checkpoint_every_records must be 0 (off) or at least {MIN_CHECKPOINT:,}"
+                " (a checkpoint is the whole engine state: megabytes with many books)")
 
 
 class ShutdownSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -1,5 +1,5 @@
 # Rebuilding the engine's state from a journal: what a restart does before it trades again,
-# along the same path `polyarb replay` takes (fold the journaled inputs through a fresh engine).
+# along the same path `polyarb replay` takes (fold the journaled inputs through an engine).
 #
 # Rules:
 # 1. Records are folded in seq order. Inputs before any run_started use EngineConfig(); at each
@@ -16,20 +16,43 @@
 #    else: the journal then holds every decision the engine made. They were never acted on
 #    (an action leaves only once durable), so their orders have no answer and reconciliation
 #    resolves them.
+# 4. The fold starts at the newest usable `state_checkpoint` (a day's, or a mid-day one the loop
+#    journals every `[journal] checkpoint_every_records`), found by scanning segment files
+#    backwards for the line head `{"seq":N,"v":V,"kind":"state_checkpoint"` (a byte search; no
+#    record before it is decoded). Usable: the line decodes (CRC), its state hashes to its
+#    state_hash, Engine.restore accepts it and the restored engine hashes the same. Otherwise it
+#    is skipped with a warning and the one before it is tried; none usable: fold from seq 1.
+#    A checkpoint holds state only: the engine config in force there (and last_run_id) come from
+#    the last run_started before it, found by the same backward scan over the days whose
+#    manifest lists a run (a closed day's run_ids are exact; an open day is always scanned).
+#    A checkpoint sits at an input boundary (after the input's decisions), so folding from it
+#    gives the full fold's state, missing decisions and last_seq; records, inputs and
+#    mismatches then count the records after it only.
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from polyarb.config import engine_config_of
 from polyarb.core.config import EngineConfig
 from polyarb.core.engine import Engine
-from polyarb.events.base import Decision
+from polyarb.events import CodecError, decode_record
+from polyarb.events.base import Decision, Record
+from polyarb.events.decisions import StateCheckpoint
 from polyarb.events.inputs import RunStarted
-from polyarb.journal import iter_records, layout
+from polyarb.journal import JournalCorrupt, Problem, iter_records, layout
+from polyarb.journal.scan import MAX_LINE, read_manifest_or_none
 
 log = logging.getLogger(__name__)
+
+_CHUNK = 4 << 20  # backward scan window: one read, one rfind pass
+_HEAD_MAX = 64  # `{"seq":<int>,"v":<int>` is shorter than this
+_HEAD = re.compile(rb'\{"seq":(\d{1,20}),"v":\d{1,9}')
 
 
 @dataclass
@@ -38,12 +61,14 @@ class Rebuilt:
 
     Attributes:
         engine: the engine after every input (None for a journal without any record).
-        records: records read.
-        inputs: inputs folded.
+        records: records read (after the start checkpoint, when there is one).
+        inputs: inputs folded (likewise).
         last_seq: seq of the last record (0 for an empty journal).
         last_run_id: run_id of the last run_started, if any.
         missing: decisions of the last input the journal lacks (rule 3).
-        mismatches: inputs whose journaled decisions differ from the recomputed ones (rule 2).
+        mismatches: inputs whose journaled decisions differ from the recomputed ones (rule 2),
+            among those folded.
+        checkpoint_seq: seq of the state_checkpoint the fold started from (rule 4), if any.
     """
 
     engine: Engine | None = None
@@ -53,6 +78,7 @@ class Rebuilt:
     last_run_id: str | None = None
     missing: list[Decision] = field(default_factory=list)
     mismatches: int = 0
+    checkpoint_seq: int | None = None
 
 
 class _Fold:
@@ -72,6 +98,37 @@ class _Fold:
         self.out.engine, _ = engine_for_run(self.out.engine, ev)
         self.out.last_run_id = ev.run_id
 
+    def record(self, rec: Record) -> None:
+        ev = rec.event
+        self.out.records += 1
+        self.out.last_seq = rec.seq
+        if ev.ROLE == "decision":
+            assert isinstance(ev, Decision)
+            self.seen.append(ev)
+            return
+        if ev.ROLE != "input":
+            return
+        if self.out.inputs:
+            self.close_input()
+        if isinstance(ev, RunStarted):
+            self.run_started(ev)
+        if self.out.engine is None:
+            self.out.engine = Engine(EngineConfig())
+        self.out.inputs += 1
+        self.expected = self.out.engine.apply(rec.seq, ev)
+        self.seen = []
+
+
+def config_of_run(ev: RunStarted | None) -> EngineConfig:
+    """The engine config a run_started puts in force (EngineConfig() before any run).
+
+    Raises:
+        ConfigError: the run_started holds no valid engine config.
+    """
+    if ev is None or not bytes(ev.config):
+        return EngineConfig()
+    return engine_config_of(ev.config)
+
 
 def engine_for_run(engine: Engine | None, ev: RunStarted) -> tuple[Engine, EngineConfig]:
     """The engine a run_started leads to (rule 1), and that run's engine config.
@@ -79,7 +136,7 @@ def engine_for_run(engine: Engine | None, ev: RunStarted) -> tuple[Engine, Engin
     Raises:
         ConfigError: the run_started holds no valid engine config.
     """
-    config = engine_config_of(ev.config) if bytes(ev.config) else EngineConfig()
+    config = config_of_run(ev)
     if engine is None:
         return Engine(config), config
     if engine.config != config:
@@ -87,41 +144,149 @@ def engine_for_run(engine: Engine | None, ev: RunStarted) -> tuple[Engine, Engin
     return engine, config
 
 
-def rebuild(root: Path | str) -> Rebuilt:
-    """Fold a journal into an engine (rules 1-3).
+def rebuild(root: Path | str, *, from_checkpoint: bool = True) -> Rebuilt:
+    """Fold a journal into an engine (rules 1-4).
 
     Args:
         root: the journal root.
+        from_checkpoint: start at the newest usable state_checkpoint (rule 4); False folds
+            every record from seq 1 (the reference the checkpoint path is tested against).
 
     Raises:
-        JournalCorrupt: the journal does not read cleanly.
+        JournalCorrupt: the journal does not read cleanly (from the start point on).
         ConfigError: a run_started holds no valid engine config.
     """
     fold = _Fold()
     if not Path(root).is_dir() or not layout.list_days(Path(root)):
         return fold.out
-    for rec in iter_records(root):
-        ev = rec.event
-        fold.out.records += 1
-        fold.out.last_seq = rec.seq
-        if ev.ROLE == "decision":
-            assert isinstance(ev, Decision)
-            fold.seen.append(ev)
-            continue
-        if ev.ROLE != "input":
-            continue
-        if fold.out.inputs:
-            fold.close_input()
-        if isinstance(ev, RunStarted):
-            fold.run_started(ev)
-        if fold.out.engine is None:
-            fold.out.engine = Engine(EngineConfig())
-        fold.out.inputs += 1
-        fold.expected = fold.out.engine.apply(rec.seq, ev)
-        fold.seen = []
+    from_seq = 1
+    start = latest_checkpoint(Path(root)) if from_checkpoint else None
+    if start is not None:
+        fold.out.engine, fold.out.last_run_id = start.engine, start.run_id
+        fold.out.checkpoint_seq = fold.out.last_seq = from_seq = start.seq
+        from_seq += 1
+    for rec in iter_records(root, from_seq):
+        fold.record(rec)
     if fold.out.inputs:
         fold.close_input(last=True)
     if fold.out.mismatches:
         log.warning("rebuild: %d input(s) whose journaled decisions differ from the engine's",
                     fold.out.mismatches)
     return fold.out
+
+
+# --- the start checkpoint (rule 4) ----------------------------------------------------------
+
+
+@dataclass
+class Start:
+    """A usable checkpoint: its seq, the engine restored from it, the run it belongs to."""
+
+    seq: int
+    engine: Engine
+    run_id: str | None
+
+
+class _Unusable(Exception):
+    """A state_checkpoint that cannot be started from (the message says why)."""
+
+
+def latest_checkpoint(root: Path) -> Start | None:
+    """The newest usable state_checkpoint of the journal at `root` (rule 4), or None.
+
+    Raises:
+        JournalCorrupt: the run_started before a checkpoint does not decode.
+        ConfigError: that run_started holds no valid engine config.
+    """
+    for seq, line in _lines_back(root, b"state_checkpoint"):
+        try:
+            return _start_at(root, seq, line)
+        except _Unusable as exc:
+            log.warning("rebuild: skipping the state_checkpoint at seq %d: %s; trying an "
+                        "earlier one", seq, exc)
+    return None
+
+
+def _start_at(root: Path, seq: int, line: bytes) -> Start:
+    try:
+        ckpt = decode_record(line).event
+    except CodecError as exc:
+        raise _Unusable(f"the line does not decode ({exc.reason})") from None
+    assert isinstance(ckpt, StateCheckpoint)  # the head said so and the CRC holds
+    data = bytes(ckpt.state)
+    if hashlib.sha256(data).hexdigest() != ckpt.state_hash:
+        raise _Unusable("its state does not hash to its state_hash")
+    run = last_run_started(root, seq)
+    try:
+        engine = Engine.restore(data, config_of_run(run))
+    except ValueError as exc:  # ConfigError is one too, but config_of_run raised it above
+        raise _Unusable(str(exc)) from None
+    if engine.state_hash() != ckpt.state_hash:
+        raise _Unusable("the restored engine does not hash to its state_hash")
+    return Start(seq=seq, engine=engine, run_id=None if run is None else run.run_id)
+
+
+def last_run_started(root: Path, before: int) -> RunStarted | None:
+    """The last run_started with a seq below `before` (a backward scan, rule 4).
+
+    Raises:
+        JournalCorrupt: its line does not decode.
+    """
+    for seq, line in _lines_back(root, b"run_started", before, runs_only=True):
+        try:
+            ev = decode_record(line).event
+        except CodecError as exc:
+            raise JournalCorrupt([Problem(file=str(root), seq=seq, message=exc.reason)]) from None
+        assert isinstance(ev, RunStarted)
+        return ev
+    return None
+
+
+def _lines_back(root: Path, kind: bytes, before: int | None = None, *,
+                runs_only: bool = False) -> Iterator[tuple[int, bytes]]:
+    """(seq, line) of the records of `kind` with seq < before, newest first.
+
+    runs_only: skip closed days whose manifest lists no run (their run_ids are exact).
+    """
+    for day in reversed(layout.list_days(root)):
+        m, _ = read_manifest_or_none(root / day)
+        if m is None or (runs_only and m.closed and not m.run_ids):
+            continue  # an unreadable manifest: the forward read names the problem
+        for info in reversed(m.segments):
+            if before is not None and info.first_seq >= before:
+                continue
+            path = root / day / info.name
+            if path.exists():
+                yield from _segment_back(path, kind, before)
+
+
+def _segment_back(path: Path, kind: bytes, before: int | None) -> Iterator[tuple[int, bytes]]:
+    """_lines_back within one segment file, read backwards a chunk at a time."""
+    needle = b',"kind":"' + kind + b'",'
+    with open(path, "rb") as f:
+        hi = f.seek(0, os.SEEK_END)
+        while hi > 0:
+            lo = max(0, hi - _CHUNK)
+            # From one byte before lo (the newline ending the line before; "\n" at the file's
+            # start) to past hi by a head's length, so a head starting in [lo, hi) is whole.
+            f.seek(max(0, lo - 1))
+            buf = (b"\n" if lo == 0 else b"") + f.read(hi - lo + 1 + _HEAD_MAX + len(needle))
+            for start, seq in _heads(buf, needle, hi - lo + 1):
+                if before is None or seq < before:
+                    f.seek(lo - 1 + start)
+                    yield seq, f.readline(MAX_LINE + 1)
+            hi = lo
+
+
+def _heads(buf: bytes, needle: bytes, limit: int) -> Iterator[tuple[int, int]]:
+    """(offset in buf, seq) of the record heads of the needle's kind starting before `limit`,
+    last first: the needle preceded by `{"seq":N,"v":V` right after a newline."""
+    end = len(buf)
+    while (p := buf.rfind(needle, 0, end)) > 0:
+        end = p + len(needle) - 1
+        nl = buf.rfind(b"\n", max(0, p - _HEAD_MAX), p)
+        if nl < 0 or nl + 1 >= limit:
+            continue  # inside a long line, or a head the next (later) window holds
+        head = _HEAD.fullmatch(buf, nl + 1, p)
+        if head is not None:
+            yield nl + 1, int(head.group(1))

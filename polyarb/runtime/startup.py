@@ -4,12 +4,16 @@
 # Rules:
 # 1. The journal is opened first (the writer lock fails fast when another run holds it) and
 #    recovered by the writer itself; seqs continue after the last record, never reused.
-# 2. The engine is rebuilt from the journal (polyarb/runtime/rebuild.py, the replay path).
-#    Decisions a crash cut off are journaled before anything else and never acted on.
+# 2. The engine is rebuilt from the journal (polyarb/runtime/rebuild.py, the replay path),
+#    starting at its newest usable state_checkpoint. Decisions a crash cut off are journaled
+#    before anything else and never acted on.
 # 3. Then, in this order: RunStarted (run id, venue, code version, the redacted config and its
 #    hash; the engine switches to this run's engine config exactly as replay does), then
 #    MarketsLoaded (before any subscription), then reconciliation of open orders (trading runs).
 #    Every one of them goes through the engine loop's `handle`: journal, apply, decisions, act.
+# 4. Mid-day checkpoints ([journal] checkpoint_every_records) are scheduled before RunStarted,
+#    counted from the checkpoint the rebuild started at, so the records a restart folds stay
+#    bounded across restarts too.
 from __future__ import annotations
 
 import logging
@@ -66,15 +70,19 @@ def rebuild_engine(writer: JournalWriter) -> Rebuilt:
     """Rebuild from the journal (rule 2); logs what was found."""
     t0 = time.perf_counter()
     found = rebuild(writer.root)
-    if found.records:
-        log.info("rebuilt the engine from %d records (%d inputs) in %.1f s", found.records,
-                 found.inputs, time.perf_counter() - t0)
+    where = ("the start of the journal" if found.checkpoint_seq is None
+             else f"the state_checkpoint at seq {found.checkpoint_seq}")
+    if found.records or found.checkpoint_seq is not None:
+        log.info("rebuilt the engine from %s and %d records after it (%d inputs) in %.1f s",
+                 where, found.records, found.inputs, time.perf_counter() - t0)
     return found
 
 
 def start_run(loop: EngineLoop, rebuilt: Rebuilt, config: RunConfig, run_id: str, venue: str,
               clock: Callable[[], int]) -> None:
-    """Journal the crash-cut decisions and RunStarted, switching the engine config (rule 3)."""
+    """Journal the crash-cut decisions and RunStarted, switching the engine config (rules 3-4)."""
+    loop.schedule_checkpoints(config.journal.checkpoint_every_records,
+                              since=rebuilt.checkpoint_seq or 0)
     if rebuilt.missing:
         log.warning("journaling %d decision(s) a crash cut off (not acted on)",
                     len(rebuilt.missing))
