@@ -27,6 +27,7 @@ from polyarb import __version__
 from polyarb.config import RunConfig
 from polyarb.core.engine import Engine
 from polyarb.core.stats import dollars
+from polyarb.events.decisions import StateCheckpoint
 from polyarb.events.inputs import MarketInfo, MarketsLoaded, RunStarted
 from polyarb.journal import Durability, JournalWriter
 from polyarb.runtime.loop import EngineLoop
@@ -41,7 +42,7 @@ class HookTarget:
     def __init__(self) -> None:
         self.loop: EngineLoop | None = None
 
-    def __call__(self, at_seq: int) -> object:
+    def __call__(self, at_seq: int) -> StateCheckpoint | None:
         return None if self.loop is None else self.loop.checkpoint(at_seq)
 
 
@@ -57,7 +58,7 @@ def open_writer(config: RunConfig, hook: HookTarget) -> JournalWriter:
         durability=Durability(policy=j.durability, batch_ms=j.batch_ms,
                               batch_records=j.batch_records),
         segment_max_bytes=j.segment_max_mb * 2**20,
-        checkpoint_hook=hook,  # type: ignore[arg-type]
+        checkpoint_hook=hook,
     )
 
 
