@@ -2,12 +2,15 @@
 # polyarb.core.engine (see its rules); split out to keep the reducer short.
 #
 # Rules (polyarb/core/execution.py rule 5 lists the same forwarding from execution's side):
-# 1. Execution results: a rejection -> observe_rejection, except a FOK/FAK order killed for
-#    lack of liquidity (the venue's words in KILLED_REASONS): that is the market moving, not a
-#    bad order, and it already counts as a failed execution; an execution outcome ->
-#    observe_execution; a fill, void or resolution -> realized P&L, open positions, the exposure
-#    of every market it touched (sorted ids) and the feed health of its tokens; then, after any
-#    venue event, the unknown-outcome and resting-order counts.
+# 1. Execution results: a rejection -> observe_rejection only when its code (RejectCode, set by
+#    the venue adapter; the core never reads the venue's words) says the venue judged the order:
+#    invalid, absent, other. A FOK/FAK kill (`killed`) is the market moving and a refusal of the
+#    whole request (`rate_limited`, `venue_unavailable`) is the venue's state, not a bad order
+#    (UNCOUNTED_CODES): each already makes its opportunity one failed execution, which feeds the
+#    consecutive-failures trip. An execution outcome -> observe_execution; a fill, void or
+#    resolution -> realized P&L, open positions, the exposure of every market it touched (sorted
+#    ids) and the feed health of its tokens; then, after any venue event, the unknown-outcome
+#    and resting-order counts.
 # 2. Feed health: a ContinuityBroken (crossed, mismatch, tick size change, lost update, stale)
 #    of a token we could lose money on (positive exposure: a hedged set needs no book) is a
 #    broken feed; any ContinuityRestored releases its token while the feed trip is armed. A token
@@ -24,19 +27,21 @@ from polyarb.core.execution import Execution
 from polyarb.core.marketdata import MarketData
 from polyarb.events.base import Decision
 from polyarb.events.decisions import BreakerTransitioned, ContinuityBroken, ContinuityRestored
+from polyarb.events.inputs import RejectCode
 
 _POSITION_RESULTS = ("fill", "fill_voided", "resolved")
-# The venue's answers to a marketable order that found nothing (or not enough) to match
-KILLED_REASONS = (
-    "FOK orders are filled or killed",
-    "no orders found to match with FAK order",
-    "there are no matching orders",
-)
+# Rejection codes that do NOT count toward the rejected-order rate (rule 1); every other code
+# (invalid, absent, other) counts, so a code this table does not know errs on the safe side.
+UNCOUNTED_CODES: tuple[RejectCode, ...] = ("killed", "rate_limited", "venue_unavailable")
 
 
-def is_kill(reason: str) -> bool:
-    """Whether a rejection reason says a FOK/FAK order was killed for lack of liquidity."""
-    return any(k in reason for k in KILLED_REASONS)
+def counts_as_rejection(code: str) -> bool:
+    """Whether a rejection with this code counts toward the rejected-order-rate trip (rule 1).
+
+    Args:
+        code: the OrderRejected's code, as carried by the rejection result's detail.
+    """
+    return code not in UNCOUNTED_CODES
 
 
 class BreakerWatch:
@@ -53,7 +58,7 @@ class BreakerWatch:
         b, orders = self._breaker, self._ex.orders
         out: list[BreakerTransitioned] = []
         for r in results:
-            if r.kind == "rejection" and not is_kill(r.detail):
+            if r.kind == "rejection" and counts_as_rejection(r.detail):
                 out.extend(b.observe_rejection(r.ts_ns, seq))
             elif r.kind in ("execution_ok", "execution_failed"):
                 out.extend(b.observe_execution(r.kind == "execution_ok", r.ts_ns, seq))

@@ -15,7 +15,8 @@
 #    the order state machine's venue-id mapping (polyarb/core/orders.py rule 4).
 # 4. snapshot() covers everything (config excluded); restore(snapshot()) continues identically.
 # 5. Forwarding (what the engine does with a Step's results, for polyarb/core/breaker.py):
-#      rejection                       -> observe_rejection(ts)
+#      rejection (detail: its code)    -> observe_rejection(ts) when the code counts (invalid,
+#                                         absent, other; see engine_breaker.UNCOUNTED_CODES)
 #      execution_ok / execution_failed -> observe_execution(ok)
 #      fill / fill_voided / resolved   -> observe_realized_pnl(positions.realized_micros()),
 #                                         observe_open_positions(positions.open_positions()),

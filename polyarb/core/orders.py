@@ -16,10 +16,14 @@
 #    polyarb/core/trades.py; here a trade is attached to its order. Duplicate, out-of-order and
 #    contradictory events, and unknown client ids, are counted and ignored, never fatal.
 # 4. A venue id we never mapped (the user channel can beat the REST response, and an unknown
-#    outcome has no venue id) is matched to the OLDEST open sent/unknown order with the same token
-#    and side and a compatible price (trade price within the limit; an order update's price and
-#    size equal). A later OrderAccepted with a different id wins and the guess is undone.
-#    Trades on ids that match nothing still count for positions and wait here for a mapping.
+#    outcome may have no venue id) is matched, first, to the unknown order whose
+#    OrderOutcomeUnknown named that venue id (a "hint": the venue named the order but did not
+#    say it exists, so the order stays unknown until an event with that id arrives); else to the
+#    OLDEST open sent/unknown order without a hint with the same token and side and a compatible
+#    price (trade price within the limit; an order update's price and size equal). A later
+#    OrderAccepted with a different id wins and the guess is undone. Trades on ids that match
+#    nothing still count for positions and wait here for a mapping.
+# 5. The rejection result's detail is the event's RejectCode: the breaker reads only that.
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -67,6 +71,7 @@ class Orders:
         self.dust = dust_micros
         self.rejection_history = rejection_history
         self._s = OrdersState()
+        self._hints: dict[str, str] = {}  # venue id -> client id of an unknown order (rule 4)
 
     # ---- ids and registration ------------------------------------------------------------
 
@@ -136,6 +141,10 @@ class Orders:
         """Number of rejections at or after ts_ns (event time)."""
         return sum(1 for t in self._s.rejections_ns if t >= ts_ns)
 
+    def venue_hint(self, client_order_id: str) -> str:
+        """The venue id an unknown outcome named for this order, not yet seen mapped, or ""."""
+        return next((v for v, c in sorted(self._hints.items()) if c == client_order_id), "")
+
     def counters(self) -> dict[str, int]:
         """Anomaly counters (duplicates, unknown ids, out-of-order events...), sorted."""
         return dict(sorted(self._s.counters.items()))
@@ -179,9 +188,10 @@ class Orders:
             return self._ignored(ev.ts_recv_ns, f"rejected after {rec.status}", rec,
                                  "duplicate_rejected" if rec.status == "rejected" else "late")
         rec.status, rec.reason = "rejected", ev.reason
+        self._drop_hints(rec)
         history = [*self._s.rejections_ns, ev.ts_recv_ns]
         self._s.rejections_ns = history[-self.rejection_history:]
-        out = [self._result("rejection", ev.ts_recv_ns, rec, detail=ev.reason)]
+        out = [self._result("rejection", ev.ts_recv_ns, rec, detail=ev.code)]
         return out + self._refresh(rec, ev.ts_recv_ns)
 
     def on_outcome_unknown(self, ev: OrderOutcomeUnknown) -> list[ExecResult]:
@@ -192,7 +202,19 @@ class Orders:
         if rec.status != "sent":
             return self._ignored(ev.ts_recv_ns, f"outcome unknown after {rec.status}", rec)
         rec.status, rec.reason = "unknown", ev.reason
-        return [self._result("outcome_unknown", ev.ts_recv_ns, rec, detail=ev.reason)]
+        out = [self._result("outcome_unknown", ev.ts_recv_ns, rec, detail=ev.reason)]
+        vid = ev.venue_order_id
+        if not vid:
+            return out
+        if vid in self._s.venue_ids or vid in self._hints:
+            self._count("venue_id_conflict")
+            return out
+        self._hints[vid] = rec.client_order_id
+        if vid in self._s.orphan_updates or self.trades.filled(vid).size_micros:
+            # The venue already told us about this id: the order exists.
+            out += self._map(rec, vid, ev.ts_recv_ns, "accepted from earlier venue events")
+            out += self._refresh(rec, ev.ts_recv_ns)
+        return out
 
     def mark_absent(self, client_order_id: str, ts_ns: int, reason: str) -> list[ExecResult]:
         """Reconciliation found no trace of a sent/unknown order: it never existed.
@@ -203,11 +225,13 @@ class Orders:
         if rec is None or rec.status not in ("sent", "unknown") or rec.venue_order_id:
             return self._ignored(ts_ns, "absent: not a sent/unknown order", client_order_id)
         rec.status, rec.reason = "rejected", reason
+        self._drop_hints(rec)
         return self._refresh(rec, ts_ns)
 
     def on_cancelled(self, ev: OrderCancelled) -> list[ExecResult]:
         """The venue cancelled an order (ours or its own doing)."""
-        rec = self._s.orders.get(ev.client_order_id or "") or self._by_venue(ev.venue_order_id)
+        rec = (self._s.orders.get(ev.client_order_id or "") or self._by_venue(ev.venue_order_id)
+               or self._hinted(ev.venue_order_id))
         if rec is None:
             return self._ignored(ev.ts_recv_ns, "cancel for unknown order", ev.venue_order_id)
         out = []
@@ -234,7 +258,7 @@ class Orders:
         rec = self._by_venue(ev.venue_order_id)
         out: list[ExecResult] = []
         if rec is None:
-            rec = self._guess(ev.token_id, ev.side, lambda r: (
+            rec = self._hinted(ev.venue_order_id) or self._guess(ev.token_id, ev.side, lambda r: (
                 r.price_micros == ev.price_micros and r.size_micros == ev.original_size_micros))
             if rec is None:
                 return self._park_update(ev)
@@ -286,10 +310,11 @@ class Orders:
     def _attach(self, ev: TradeUpdated) -> list[ExecResult]:
         if ev.venue_order_id in self._s.venue_ids:
             return []
-        rec = None if not ev.venue_order_id else self._guess(ev.token_id, ev.side, lambda r: (
-            ev.size_micros <= r.size_micros + self.dust
-            and (ev.price_micros <= r.price_micros if r.side == "BUY"
-                 else ev.price_micros >= r.price_micros)))
+        rec = None if not ev.venue_order_id else self._hinted(ev.venue_order_id) or self._guess(
+            ev.token_id, ev.side, lambda r: (
+                ev.size_micros <= r.size_micros + self.dust
+                and (ev.price_micros <= r.price_micros if r.side == "BUY"
+                     else ev.price_micros >= r.price_micros)))
         if rec is None:
             self._count("unmatched_trade")
             return []
@@ -299,8 +324,11 @@ class Orders:
 
     def snapshot(self) -> dict[str, Any]:
         """Orders and trades as canonical JSON-able data (sorted keys)."""
-        return {"orders": msgspec.to_builtins(self._s, order="sorted"),
-                "trades": self.trades.snapshot()}
+        out = {"orders": msgspec.to_builtins(self._s, order="sorted"),
+               "trades": self.trades.snapshot()}
+        if self._hints:  # only when there are some: a state without hints hashes as before
+            out["venue_hints"] = dict(sorted(self._hints.items()))
+        return out
 
     def restore(self, data: dict[str, Any]) -> None:
         """Replace the state with snapshot() output.
@@ -311,6 +339,7 @@ class Orders:
         """
         self._s = msgspec.convert(data["orders"], OrdersState)
         self.trades.restore(data["trades"])
+        self._hints = msgspec.convert(data.get("venue_hints", {}), dict[str, str])
 
     # ---- internals ----------------------------------------------------------------------
 
@@ -324,9 +353,22 @@ class Orders:
         cid = self._s.venue_ids.get(venue_order_id)
         return None if cid is None else self._s.orders[cid]
 
+    def _hinted(self, venue_order_id: str) -> OrderRecord | None:
+        cid = self._hints.get(venue_order_id)
+        rec = None if cid is None else self._s.orders.get(cid)
+        if rec is None or rec.status not in ("sent", "unknown") or rec.venue_order_id:
+            return None
+        return rec
+
+    def _drop_hints(self, rec: OrderRecord) -> None:
+        if self._hints:
+            self._hints = {v: c for v, c in self._hints.items() if c != rec.client_order_id}
+
     def _guess(self, token_id: str, side: Side, fits: Any) -> OrderRecord | None:
+        hinted = set(self._hints.values())  # their venue id is known: another id is not theirs
         for rec in self.open_orders():
             if (rec.status in ("sent", "unknown") and not rec.venue_order_id
+                    and rec.client_order_id not in hinted
                     and rec.token_id == token_id and rec.side == side and fits(rec)):
                 self._count("venue_id_guessed")
                 return rec
@@ -338,6 +380,8 @@ class Orders:
             self._count("venue_id_conflict")
             return []
         was = rec.status
+        self._drop_hints(rec)
+        self._hints.pop(venue_id, None)
         rec.venue_order_id = venue_id
         self._s.venue_ids[venue_id] = rec.client_order_id
         rec.status = "accepted"

@@ -62,6 +62,41 @@ Values are parsed JSON (ints exact), except fields that are msgspec.Raw in the c
 they stay msgspec.Raw, so verbatim JSON is never re-serialised by an upcast.
 """
 
+# --- order_rejected v1 -> v2 (added `code`) ---------------------------------------------------
+# A v1 journal's decisions were made by a core that read the venue's words: a rejection whose
+# reason held one of these texts was a FOK/FAK kill and did not count toward the rejected-order
+# rate; every other rejection counted. The upcast gives each v1 rejection a code that the core
+# treats exactly that way, so an old journal replays to the decisions it holds: `killed` for
+# those texts and a counted code otherwise (a 425/429/503 refusal counted then, so it is
+# `other` here, not `rate_limited` / `venue_unavailable`). This is the only place that text
+# matching survives; adapters set the code of new records.
+_V1_KILL_TEXTS = (
+    "FOK orders are filled or killed",
+    "no orders found to match with FAK order",
+    "there are no matching orders",
+)
+_V1_ABSENT_TEXTS = ("not found at the venue",)  # runtime/reconcile.py's reasons then
+_V1_WHOLE_REQUEST = (425, 429, 503)
+
+
+def _order_rejected_v1(fields: dict[str, Any]) -> dict[str, Any]:
+    reason, status = fields.get("reason"), fields.get("http_status")
+    text = reason if isinstance(reason, str) else ""
+    if any(k in text for k in _V1_KILL_TEXTS):
+        code = "killed"
+    elif text.startswith(_V1_ABSENT_TEXTS):
+        code = "absent"
+    elif isinstance(status, int) and 400 <= status < 500 and status not in _V1_WHOLE_REQUEST:
+        code = "invalid"
+    else:
+        code = "other"
+    return {**fields, "code": code}
+
+
+UPCASTERS[("order_rejected", 1)] = _order_rejected_v1
+# order_outcome_unknown v1 -> v2 added the optional `venue_order_id`: a v1 record had none.
+UPCASTERS[("order_outcome_unknown", 1)] = dict
+
 _PARTS_DECODER = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _VALIDATOR = msgspec.json.Decoder(msgspec.Raw)
 

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import ClassVar, Literal
 
 import msgspec
 
@@ -16,6 +16,19 @@ from polyarb.events.base import Input
 Side = Literal["BUY", "SELL"]
 SettlementStatus = Literal["MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"]
 OrderUpdateType = Literal["PLACEMENT", "UPDATE", "CANCELLATION"]
+RejectCode = Literal["killed", "rate_limited", "venue_unavailable", "invalid", "absent", "other"]
+"""Why an order was refused, as the venue adapter that built the OrderRejected reads the venue.
+
+killed            a FOK/FAK order found no (or not enough) liquidity and was killed
+rate_limited      the venue throttled the whole request (HTTP 429)
+venue_unavailable the venue refused the whole request, not the order: matching engine
+                  restarting (HTTP 425), trading disabled or cancel-only (HTTP 503)
+invalid           the venue (or our own signer, before sending) judged this order bad: price,
+                  size, balance, allowance, signature, payload, credentials
+absent            reconciliation found no trace of the order at the venue
+other             anything else: no readable reason, a venue-side failure of this one order, an
+                  order refused unsent by the shell (shutdown), or a v1 record (see codec.py)
+"""
 
 
 class RawFrame(Input, frozen=True, kw_only=True):
@@ -133,18 +146,34 @@ class OrderAccepted(Input, frozen=True, kw_only=True):
 
 
 class OrderRejected(Input, frozen=True, kw_only=True):
-    """The venue said no, in words: `success` false, an errorMsg, or a documented 4xx."""
+    """The venue said no, in words: `success` false, an errorMsg, or a documented 4xx.
+
+    `reason` keeps the venue's words for people; `code` is what the core reads (RejectCode),
+    set by the adapter that built the event, the only place that interprets venue words.
+    v2 added `code`; a v1 record is upcast with the code the core derived then (codec.py).
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     client_order_id: str
     reason: str
     http_status: int | None = None
+    code: RejectCode = "other"
 
 
 class OrderOutcomeUnknown(Input, frozen=True, kw_only=True):
-    """A timeout, transport error or 5xx: the order may or may not exist. Never assumed failed."""
+    """A timeout, transport error or 5xx: the order may or may not exist. Never assumed failed.
+
+    `venue_order_id` is set only when the venue itself named the order (e.g. a batch entry with
+    an orderID but no readable status); late venue events with that id then resolve exactly
+    this order. v2 added it (v1 records have none).
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     client_order_id: str
     reason: str
+    venue_order_id: str | None = None
 
 
 class OrderCancelled(Input, frozen=True, kw_only=True):
