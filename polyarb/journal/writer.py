@@ -18,52 +18,35 @@
 #    decides when (a record's day, a segment's size) and fsyncs a segment before it is closed.
 # 4. Crash-only: when a write, fsync or file operation fails the writer refuses every further
 #    call (halt rather than drop); the next open recovers from whatever reached the disk.
+# 5. Cold parts live in writer_setup.py: Durability and CheckpointHook (re-exported here), root
+#    creation, lock plus recovery on open, and the day_opened / journal_recovered builders.
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
 
-import msgspec
-
-from polyarb.events import DayOpened, Event, JournalRecovered, RunStarted, StateCheckpoint
+from polyarb.events import Event, RunStarted
 from polyarb.events.codec import EmbeddedFrame, encode_raw_frame, encode_record
 from polyarb.journal import layout
 from polyarb.journal.days import DayFiles
-from polyarb.journal.errors import JournalClosed, JournalUnreadable
+from polyarb.journal.errors import JournalClosed
 from polyarb.journal.lock import WriterLock
-from polyarb.journal.recovery import RecoveryReport, Resume, recover
+from polyarb.journal.recovery import RecoveryReport, Resume
 from polyarb.journal.segment import SegmentFile
 from polyarb.journal.syncer import Syncer
+from polyarb.journal.writer_setup import (
+    DEFAULT_DURABILITY,
+    CheckpointHook,
+    Durability,
+    day_opened,
+    locked_recovery,
+    recovery_note,
+)
 
-CheckpointHook = Callable[[int], StateCheckpoint | None]
 _PREPARE = -(1 << 127)  # as `_day_end`: every ts is >= it, so the next append takes the slow path
 _mono = time.monotonic_ns
-
-
-class Durability(msgspec.Struct, frozen=True, kw_only=True):
-    """When appended records are fsynced.
-
-    Attributes:
-        policy: "none" (page cache only, until `sync()`), "batch" (group commit: a record waits
-            at most `batch_ms` or `batch_records` records for its fsync) or "always" (every
-            append returns after its fsync).
-        batch_ms: under "batch", longest wait of a buffered record for its write and the start
-            of its fsync, provided the writer is called (append, or `poll()` on a timer). The
-            fsync runs in the background; it starts at once, or when the fsync in flight
-            returns, so a record is durable within about batch_ms + two fsyncs.
-        batch_records: most records buffered before a write (and, under "batch", an fsync in
-            the caller's thread).
-    """
-
-    policy: Literal["none", "batch", "always"] = "batch"
-    batch_ms: int = 5
-    batch_records: int = 1000
-
-
-DEFAULT_DURABILITY = Durability()
 
 
 class JournalWriter:
@@ -135,11 +118,8 @@ class JournalWriter:
             JournalCorrupt: corruption that is not a crash leftover (nothing is modified).
             JournalUnreadable: the root cannot be created or opened.
         """
-        path = Path(root)
-        _make_root(path)
-        lock = WriterLock.acquire(path)
+        path, lock, resume = locked_recovery(root, full_check=full_check)
         try:
-            resume = recover(path, full_check=full_check)
             writer = cls(path, lock, resume, durability, segment_max_bytes, checkpoint_hook)
         except BaseException:
             lock.release()
@@ -159,14 +139,8 @@ class JournalWriter:
         ts = resume.last_ts_ns if resume.last_ts_ns is not None else layout.day_start_ns(m.day)
         if resume.day_records == 0:  # the crash came before the day's first record
             self._write_day_opened(resume.prev, ts)
-        report = resume.report
-        if report is not None and (report.bytes_dropped > 0 or resume.lost_checkpoint):
-            note = JournalRecovered(
-                ts_recv_ns=ts,
-                file=report.file or "",
-                bytes_dropped=report.bytes_dropped,
-                last_good_seq=report.last_good_seq,
-            )
+        note = recovery_note(resume, ts)
+        if note is not None:
             self._push(encode_record(self._take_seq(), note))
         self.sync()
 
@@ -366,14 +340,7 @@ class JournalWriter:
         assert m is not None
         checkpoint = None if self._hook is None else self._hook(self._next_seq - 1)
         seq = self._take_seq()
-        opened = DayOpened(
-            ts_recv_ns=ts,
-            day=m.day,
-            prev_day=None if prev is None else prev.day,
-            prev_digest=None if prev is None else prev.digest,
-            prev_last_seq=None if prev is None else prev.last_seq,
-            checkpoint_seq=None if checkpoint is None else seq + 1,
-        )
+        opened = day_opened(m.day, prev, ts, None if checkpoint is None else seq + 1)
         lines = [encode_record(seq, opened)]
         if checkpoint is not None:
             lines.append(encode_record(self._take_seq(), checkpoint))
@@ -419,9 +386,5 @@ class JournalWriter:
         self.close()
 
 
-def _make_root(path: Path) -> None:
-    try:
-        if not path.is_dir():
-            layout.make_dir(path)
-    except OSError as exc:
-        raise JournalUnreadable(f"cannot create journal root {path}: {exc}") from exc
+
+__all__ = ["DEFAULT_DURABILITY", "CheckpointHook", "Durability", "JournalWriter"]
