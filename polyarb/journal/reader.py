@@ -238,9 +238,10 @@ def iter_blocks(
 def _runs(seg: _Seg, line_no: int, offset: int, lines: list[bytes], expect: int,
           from_seq: int) -> Iterator[LineBlock]:
     """One scanner chunk as runs of lines fastscan vouches for, the others checked one by one."""
-    i, n = 0, len(lines)
+    i, n, at = 0, len(lines), offset
     while i < n and expect + i < from_seq:  # before from_seq: seq continuity only, as _lines
-        _check_line(seg, line_no + i, _offset(offset, lines, i), lines[i], expect + i, False)
+        _check_line(seg, line_no + i, at, lines[i], expect + i, False)
+        at += len(lines[i]) + 1  # _offset(offset, lines, i + 1), without its O(i) sum per line
         i += 1
     while i < n:
         j = checked_run(lines, i, expect + i)
