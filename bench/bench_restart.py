@@ -1,0 +1,162 @@
+# Benchmark: how long a restart spends rebuilding the engine, folding the whole journal vs
+# starting at the newest state_checkpoint (polyarb.runtime.rebuild), and what one checkpoint
+# costs at scale.
+#
+# Run: /tmp/venv/bin/python bench/bench_restart.py [--frames N] [--at 0.95] [--repeats R]
+#                                                  [--tokens T] [--levels L] [--no-cost]
+# 1. Restart: a journal of N market frames (default 500,000; polyarb.bench.feedgen's feed of
+#    100 markets and 10 neg-risk events) written the way `polyarb run` writes it (EngineLoop,
+#    day checkpoint hook), with one mid-day state_checkpoint once `--at` of the records are
+#    journaled (EngineLoop.schedule_checkpoints). Times rebuild(root, from_checkpoint=False)
+#    (the fold of every record, what a restart did before) and rebuild(root) (backward scan
+#    for the checkpoint, restore, fold of the tail), checks both give the same state hash,
+#    and prints the ratio. Both are measured in this process, median of R after a warm-up
+#    (the warm-up fills the OS file cache: a cold cache adds disk reads to both).
+# 2. Checkpoint cost: an engine holding T tokens (T/2 binary markets) whose books each hold L
+#    price levels per side; times Engine.checkpoint (snapshot, canonical JSON, SHA-256), the
+#    journal line's encode, and what a restart does with it (Engine.restore + state_hash),
+#    and prints the line size next to the readers' 256 MB line limit.
+# Numbers are machine-dependent; the ratio is the point. No assertion on time anywhere.
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import orjson
+
+from polyarb.bench.feedgen import FeedGenerator
+from polyarb.core.engine import Engine
+from polyarb.events import encode_record
+from polyarb.events.inputs import MarketInfo, MarketsLoaded, RawFrame, TokenInfo
+from polyarb.journal import Durability, JournalWriter
+from polyarb.journal.scan import MAX_LINE
+from polyarb.runtime.counters import Counters
+from polyarb.runtime.loop import EngineLoop, Frame
+from polyarb.runtime.rebuild import rebuild
+from polyarb.runtime.startup import HookTarget
+
+T0 = 1_766_793_600_000_000_000  # 2025-12-27T00:00:00Z
+
+
+def median_s(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall seconds of fn over `repeats` runs after one warm-up."""
+    fn()
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def write_journal(root: Path, frames: int, at: float) -> int:
+    """The feed through EngineLoop into `root`, one mid-day checkpoint at `at`; returns records."""
+    gen = FeedGenerator(100, 10, seed=1)
+    hook = HookTarget()
+    writer = JournalWriter.open(root, durability=Durability(policy="none"), checkpoint_hook=hook)
+    loop = EngineLoop(writer, Engine(), lambda _: None, Counters())
+    hook.loop = loop
+    loop.handle(MarketsLoaded(ts_recv_ns=T0, source="bench", markets=tuple(gen.market_infos())))
+    target = max(1, int(frames * at))  # seqs run a little ahead of frames (decisions)
+    loop.schedule_checkpoints(target)
+    for i, text in enumerate(gen.frames(frames)):
+        loop.handle(Frame(T0 + 1_000 + i * 100_000, "market-0", text))  # 10k frames/s
+        if loop.last_seq > target:  # the checkpoint is journaled: one mid-day checkpoint only
+            loop.schedule_checkpoints(0)
+    records = writer.next_seq - 1
+    writer.close()
+    return records
+
+
+def measure_restart(frames: int, at: float, repeats: int) -> dict[str, object]:
+    """Part 1 of the header."""
+    with tempfile.TemporaryDirectory(prefix="polyarb-bench-restart-") as tmp:
+        root = Path(tmp) / "journal"
+        t0 = time.perf_counter()
+        records = write_journal(root, frames, at)
+        written_s = time.perf_counter() - t0
+        full, fast = rebuild(root, from_checkpoint=False), rebuild(root)
+        assert full.engine is not None and fast.engine is not None
+        same = full.engine.state_hash() == fast.engine.state_hash()
+        t_full = median_s(lambda: rebuild(root, from_checkpoint=False), repeats)
+        t_fast = median_s(lambda: rebuild(root), repeats)
+    return {"frames": frames, "records": records, "written_s": written_s,
+            "checkpoint_seq": fast.checkpoint_seq, "tail_records": fast.records,
+            "full_s": t_full, "checkpoint_s": t_fast, "same_state": same}
+
+
+def deep_engine(tokens: int, levels: int) -> Engine:
+    """An engine whose `tokens` books each hold `levels` bid and `levels` ask levels."""
+    engine = Engine()
+    infos = []
+    for i in range(tokens // 2):
+        yes, no = f"{i:076d}", f"{i + tokens:076d}"
+        infos.append(MarketInfo(
+            condition_id=f"0x{i:064x}", tick_size_micros=1_000, min_order_size_micros=5_000_000,
+            tokens=(TokenInfo(token_id=yes, outcome="Yes"), TokenInfo(token_id=no, outcome="No"))))
+    engine.apply(1, MarketsLoaded(ts_recv_ns=T0, source="bench", markets=tuple(infos)))
+    seq = 2
+    for info in infos:
+        for tok in info.tokens:
+            # bids 0.300..0.3xx and asks 0.600..: deep, never crossed, no complete set under $1
+            book = {"event_type": "book", "asset_id": tok.token_id, "market": info.condition_id,
+                    "bids": [{"price": f"0.{300 + k:03d}", "size": f"{100 + k}.5"}
+                             for k in range(levels)],
+                    "asks": [{"price": f"0.{600 + levels - k:03d}", "size": f"{200 + k}.25"}
+                             for k in range(levels)],
+                    "timestamp": "1766793600000", "hash": "ab" * 20}
+            engine.apply(seq, RawFrame(ts_recv_ns=T0 + seq, conn="market-0",
+                                       frame=msgspec.Raw(orjson.dumps(book))))
+            seq += 1
+    return engine
+
+
+def measure_checkpoint(tokens: int, levels: int, repeats: int) -> dict[str, object]:
+    """Part 2 of the header."""
+    engine = deep_engine(tokens, levels)
+    ckpt = engine.checkpoint(10, T0)
+    line = encode_record(11, ckpt)
+    state = bytes(ckpt.state)
+    return {"tokens": tokens, "levels": levels, "line_bytes": len(line),
+            "checkpoint_s": median_s(lambda: engine.checkpoint(10, T0), repeats),
+            "encode_s": median_s(lambda: encode_record(11, ckpt), repeats),
+            "restore_s": median_s(lambda: Engine.restore(state, engine.config).state_hash(),
+                                  repeats)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--frames", type=int, default=500_000)
+    ap.add_argument("--at", type=float, default=0.95)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--tokens", type=int, default=10_000)
+    ap.add_argument("--levels", type=int, default=20)
+    ap.add_argument("--no-cost", action="store_true", help="skip the checkpoint cost part")
+    args = ap.parse_args()
+    r = measure_restart(args.frames, args.at, args.repeats)
+    print(f"restart: journal of {r['frames']:,} frames, {r['records']:,} records "
+          f"(written in {r['written_s']:.1f} s); checkpoint at seq {r['checkpoint_seq']:,}, "
+          f"tail {r['tail_records']:,} records")
+    print(f"  full fold        {r['full_s']:8.3f} s")
+    print(f"  from checkpoint  {r['checkpoint_s']:8.3f} s")
+    print(f"  ratio full / checkpoint  {r['full_s'] / r['checkpoint_s']:.1f}x   "  # type: ignore[operator]
+          f"same state: {'yes' if r['same_state'] else 'NO'}")
+    if args.no_cost:
+        return
+    c = measure_checkpoint(args.tokens, args.levels, args.repeats)
+    size = c["line_bytes"]
+    assert isinstance(size, int)
+    print(f"checkpoint: {c['tokens']:,} tokens x {c['levels']} levels per side")
+    print(f"  line {size / 2**20:.1f} MiB ({size / MAX_LINE:.1%} of the 256 MiB line limit)")
+    print(f"  Engine.checkpoint (snapshot + JSON + sha256)  {c['checkpoint_s'] * 1e3:8.1f} ms")
+    print(f"  encode_record (CRC, line)                     {c['encode_s'] * 1e3:8.1f} ms")
+    print(f"  Engine.restore + state_hash (restart)         {c['restore_s'] * 1e3:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
