@@ -16,6 +16,8 @@
 #    without repeats; the engine re-checks only their markets. Output order never depends on
 #    hash or set order: check_stale sorts by token id.
 # 5. snapshot() is canonical (books sorted by token id, counters by name); restore() inverts it.
+#    It, check_stale, the counters/stats and the ContinuityBroken builders are the cold half,
+#    inherited from MarketDataState (marketdata_state.py); this module keeps the hot path.
 # 6. apply_raw is parse_frame + apply_frame in one call, identical in effect (books, counters,
 #    touched, decisions): the reducer's hot path. A `price_change` or `book` frame goes from
 #    the strict decode (polyarb.core.wire_fast) straight to the books, converted in full before
@@ -30,6 +32,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any, assert_never
 
 from polyarb.core.book import BROKEN, Book, apply_changes, level_dict, top_disagrees
+from polyarb.core.marketdata_state import (
+    BEST_BID_ASK_MISMATCH,
+    BEST_MISMATCH,
+    CROSSED,
+    CROSSED_SNAPSHOT,
+    STALE,
+    TICK_SIZE_CHANGE,
+    UPDATE_LOST,
+    MarketDataState,
+)
 from polyarb.core.numbers import venue_ts_ns
 from polyarb.core.wire import parse_frame, parse_lenient
 from polyarb.core.wire_fast import (
@@ -55,7 +67,7 @@ from polyarb.core.wire_types import (
     WireMessage,
 )
 from polyarb.events.base import Decision
-from polyarb.events.decisions import ContinuityBroken, ContinuityRestored, FrameRejected
+from polyarb.events.decisions import ContinuityRestored, FrameRejected
 
 Applied = tuple[tuple[str, ...], tuple[Decision, ...]]
 """(touched token ids, decisions) returned by MarketData.apply and apply_frame."""
@@ -63,40 +75,11 @@ Folded = tuple[tuple[str, ...], tuple[Decision, ...], Sequence[WireMessage]]
 """(touched token ids, decisions, messages) returned by MarketData.apply_raw."""
 
 _NOTHING: Applied = ((), ())
-_MESSAGE_TYPES: tuple[type[WireMessage], ...] = (
-    BookSnapshot, PriceChange, TickSizeChange, LastTradePrice, BestBidAsk,
-    NewMarket, MarketResolved, Control, BookUpdateLost,
-)  # fmt: skip
-_COUNTERS = (
-    "rejects", "unknown_types", "ignored_no_snapshot", "ignored_broken",
-    "continuity_broken", "continuity_restored",
-)  # fmt: skip
 
-# Reasons carried by ContinuityBroken.
-CROSSED = "crossed"
-CROSSED_SNAPSHOT = "crossed_snapshot"
-BEST_MISMATCH = "price_change_best_mismatch"
-BEST_BID_ASK_MISMATCH = "best_bid_ask_mismatch"
-TICK_SIZE_CHANGE = "tick_size_change"
-UPDATE_LOST = "update_lost"
-STALE = "stale"
-
-
-class MarketData:
+class MarketData(MarketDataState):
     """Books by token id, continuity tracking and feed counters."""
 
-    __slots__ = ("_books", "_by_type", "_counts", "_frames", "_fused_books", "_fused_changes",
-                 "_primed", "_primed_data")
-
-    def __init__(self) -> None:
-        self._books: dict[str, Book] = {}
-        self._by_type: dict[type, int] = dict.fromkeys(_MESSAGE_TYPES, 0)
-        self._counts: dict[str, int] = dict.fromkeys(_COUNTERS, 0)  # all but "frames"
-        # Hot counts as plain ints: frames, and messages apply_raw applied without building them.
-        self._frames = self._fused_changes = self._fused_books = 0
-        # prime(): the frame object decoded ahead of apply_raw, and its strict decode (or None).
-        self._primed: object = None
-        self._primed_data: Any = None
+    __slots__ = ()  # the state is laid out by MarketDataState
 
     @property
     def books(self) -> Mapping[str, Book]:
@@ -110,24 +93,6 @@ class MarketData:
     def token_ids(self) -> list[str]:
         """Every token with a book, sorted."""
         return sorted(self._books)
-
-    @property
-    def counters(self) -> dict[str, int]:
-        """Feed counters by name (a copy): frames, rejects, unknown types, ignored, breaks."""
-        return {"frames": self._frames, **self._counts}
-
-    def _messages(self) -> dict[type, int]:
-        out = dict(self._by_type)
-        out[PriceChange] += self._fused_changes
-        out[BookSnapshot] += self._fused_books
-        return out
-
-    def stats(self) -> dict[str, int]:
-        """Counters for the stats line: frames, rejects, ignored updates, messages by type."""
-        out = self.counters
-        for cls, n in self._messages().items():
-            out["msg_" + cls.__name__] = n
-        return dict(sorted(out.items()))
 
     # --- applying messages ----------------------------------------------------------------
 
@@ -372,60 +337,16 @@ class MarketData:
                 decisions.append(self._break(book, UPDATE_LOST, ts, seq))
         return tuple(touched), tuple(decisions)
 
-    def _break(self, book: Book, reason: str, ts: int, seq: int) -> ContinuityBroken:
-        book.break_continuity(reason)
-        self._counts["continuity_broken"] += 1
-        return self._broken(book, reason, ts, seq)
 
-    @staticmethod
-    def _broken(book: Book, reason: str, ts: int, seq: int) -> ContinuityBroken:
-        return ContinuityBroken(ts_recv_ns=ts, cause_seq=seq, token_id=book.token_id,
-                                epoch=book.epoch, reason=reason)
-
-    # --- staleness ------------------------------------------------------------------------
-
-    def check_stale(self, now_ns: int, max_silence_ns: int,
-                    cause_seq: int) -> list[ContinuityBroken]:
-        """Break continuity of live books that heard nothing for longer than max_silence_ns.
-
-        Args:
-            now_ns: the ts_recv_ns of the ClockTick (event time, never the wall clock).
-            max_silence_ns: longest allowed gap since the token's last message.
-            cause_seq: the ClockTick's journal seq.
-
-        Returns:
-            One ContinuityBroken (reason "stale") per newly stale book, sorted by token id.
-        """
-        cutoff = now_ns - max_silence_ns
-        stale = [token for token, book in self._books.items() if book.live
-                 and book.last_update_ns is not None and book.last_update_ns < cutoff]
-        return [self._break(self._books[t], STALE, now_ns, cause_seq) for t in sorted(stale)]
-
-    # --- canonical state ------------------------------------------------------------------
-
-    def snapshot(self) -> dict[str, Any]:
-        """Canonical JSON-able state: books sorted by token id, counters sorted by name."""
-        books = self._books
-        return {
-            "books": [books[token].snapshot() for token in sorted(books)],
-            "counters": dict(sorted(self.counters.items())),
-            "messages": dict(sorted((c.__name__, n) for c, n in self._messages().items())),
-        }
-
-    @classmethod
-    def restore(cls, data: dict[str, Any]) -> MarketData:
-        """Rebuild from snapshot() output."""
-        store = cls()
-        for book_data in data["books"]:
-            book = Book.restore(book_data)
-            store._books[book.token_id] = book
-        counters = dict(data["counters"])
-        store._frames = int(counters.pop("frames", 0))
-        store._counts.update((name, int(value)) for name, value in counters.items())
-        by_name = {c.__name__: c for c in _MESSAGE_TYPES}
-        for name, value in data["messages"].items():
-            store._by_type[by_name[name]] = int(value)
-        return store
-
-
-__all__ = ["Applied", "MarketData"]
+__all__ = [
+    "BEST_BID_ASK_MISMATCH",
+    "BEST_MISMATCH",
+    "CROSSED",
+    "CROSSED_SNAPSHOT",
+    "STALE",
+    "TICK_SIZE_CHANGE",
+    "UPDATE_LOST",
+    "Applied",
+    "Folded",
+    "MarketData",
+]
