@@ -23,6 +23,9 @@
 #    input's decisions (an input boundary, so a restart or a replay starts from it exactly).
 #    The due seq is counted from the latest checkpoint, the day roll's included; the cost on
 #    the hot path is one integer compare per input (the seq is the journal's own counter).
+# 5b. A checkpoint whose state would exceed half the readers' line limit (256 MB) is not
+#    journaled (a warning says so): a line over the limit would make the journal unreadable.
+#    The restart then folds from the checkpoint before it, replay from an earlier day.
 # 6. Once `redact(api_key)` is set, our API key is replaced in user-channel frames and REST
 #    snapshot bodies before they are journaled: credentials never reach the journal.
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 from collections import deque
 from collections.abc import Callable
 from typing import Literal
@@ -42,10 +46,13 @@ from polyarb.events.codec import EmbeddedFrame, embed_text_frame
 from polyarb.events.decisions import CancelOrders, PlaceOrders, StateCheckpoint, Unwind
 from polyarb.events.inputs import RawFrame, RestSnapshot
 from polyarb.journal import JournalWriter
+from polyarb.journal.scan import MAX_LINE
 from polyarb.runtime.counters import Counters
 
 ACTIONS = (PlaceOrders, Unwind, CancelOrders)
 _NEVER = 1 << 62  # a due seq no journal reaches: mid-day checkpoints off
+MAX_CHECKPOINT_BYTES = MAX_LINE // 2  # rule 5b
+log = logging.getLogger(__name__)
 
 
 class Frame(msgspec.Struct, frozen=True, gc=False):
@@ -184,7 +191,7 @@ class EngineLoop:
         """The journal's day-roll hook (rule 5); the next mid-day one counts from it (5a)."""
         if self._every:
             self._checkpoint_due = at_seq + self._every
-        return self.engine.checkpoint(at_seq, self._ts)
+        return self._state_checkpoint(at_seq)
 
     def schedule_checkpoints(self, every: int, since: int = 0) -> None:
         """Journal a state_checkpoint once `every` records followed the latest one (rule 5a).
@@ -198,9 +205,20 @@ class EngineLoop:
 
     def _checkpoint_now(self) -> None:
         """Journal the engine's state after everything journaled so far (rule 5a)."""
-        at_seq = self.last_seq
-        self.last_seq = self.writer.append(self.engine.checkpoint(at_seq, self._ts))
+        checkpoint = self._state_checkpoint(self.last_seq)
+        if checkpoint is not None:
+            self.last_seq = self.writer.append(checkpoint)
         self._checkpoint_due = self.last_seq + self._every
+
+    def _state_checkpoint(self, at_seq: int) -> StateCheckpoint | None:
+        """The engine's checkpoint, or None when its line would be too long (rule 5b)."""
+        checkpoint = self.engine.checkpoint(at_seq, self._ts)
+        if len(checkpoint.state) > MAX_CHECKPOINT_BYTES:
+            log.warning("state checkpoint after seq %d not journaled: its state is %d bytes, "
+                        "over %d (half the journal readers' line limit)", at_seq,
+                        len(checkpoint.state), MAX_CHECKPOINT_BYTES)
+            return None
+        return checkpoint
 
     # --- the work --------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from polyarb.events import StateCheckpoint, encode_event
 from polyarb.events.inputs import MarketsLoaded, RunStarted
 from polyarb.journal import JournalCorrupt, iter_records, verify_journal
 from polyarb.replay import replay_journal
+from polyarb.runtime import loop as loop_module
 from polyarb.runtime.rebuild import Rebuilt, last_run_started, rebuild
 from tests.core.engine_helpers import T0
 from tests.runtime.helpers import basket, basket_frames, open_loop
@@ -264,3 +265,19 @@ def test_rebuild_from_checkpoint_property_equals_full_fold(
         _assert_same(got, want)
         if final is not None:
             assert got.engine is not None and got.engine.state_hash() == final
+
+
+def test_loop_checkpoint_over_the_size_bound_is_not_journaled_with_a_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Arrange: a bound smaller than any state (the real one is half the 256 MB line limit)
+    monkeypatch.setattr(loop_module, "MAX_CHECKPOINT_BYTES", 10)
+    root = tmp_path / "j"
+
+    with caplog.at_level(logging.WARNING, logger="polyarb.runtime.loop"):
+        _two_days(root, every=10)
+
+    assert _checkpoints(root) == []
+    assert "not journaled" in caplog.text
+    assert verify_journal(root).ok and replay_journal(root).ok
+    _assert_same(rebuild(root), rebuild(root, from_checkpoint=False))
