@@ -281,3 +281,14 @@ def test_loop_checkpoint_over_the_size_bound_is_not_journaled_with_a_warning(
     assert "not journaled" in caplog.text
     assert verify_journal(root).ok and replay_journal(root).ok
     _assert_same(rebuild(root), rebuild(root, from_checkpoint=False))
+
+
+def test_chaos_checks_pass_on_a_journal_with_mid_day_checkpoints(tmp_path: Path) -> None:
+    from polyarb.chaos.checks import run_checks
+
+    _two_days(tmp_path / "j", every=10)
+
+    results = run_checks(tmp_path / "j")
+
+    assert [(c.name, c.details) for c in results if not c.ok] == []
+    assert any(c.at_seq == seq - 1 for seq, c in _checkpoints(tmp_path / "j"))
