@@ -10,10 +10,11 @@
 #    tokens (what a complete-set arbitrage is) loses its crossing side there.
 # 2. Orders: every OrderIntent becomes an OrderRequest of one account (OWNER); each result is one
 #    OrderAccepted or OrderRejected, in intent order, then the events the exchange queued (our
-#    trades as TradeUpdated, our accepted orders' updates as OrderUpdated) in its order. Cancels
-#    answer OrderCancelled / CancelFailed. Time-driven settlement (MINED, CONFIRMED) comes from
-#    `advance`. Every event carries the ts it is given: the recorded time of the input that led
-#    to it.
+#    trades as TradeUpdated, our accepted orders' updates as OrderUpdated) in its order. A
+#    rejection's RejectCode comes from the exchange's machine-readable code (`reject_code`),
+#    never from its message. Cancels answer OrderCancelled / CancelFailed. Time-driven
+#    settlement (MINED, CONFIRMED) comes from `advance`. Every event carries the ts it is
+#    given: the recorded time of the input that led to it.
 # 3. A trade fill follows polyarb/venues/polymarket/user_parse.py: as taker the fee is shares on
 #    a BUY and collateral on a SELL; as maker each of our maker orders is one fill, with trade id
 #    `<id>#<order id>` when two of ours share a trade. Deterministic: ids come from the
@@ -31,13 +32,25 @@ from polyarb.events.inputs import (
     OrderCancelled,
     OrderRejected,
     OrderUpdated,
+    RejectCode,
     TradeUpdated,
 )
 from polyarb.sim import Exchange, OrderEvent, OrderRequest, SimConfig, Trade, TradeEvent
+from polyarb.sim import errors as sim_errors
 from polyarb.sim.scenario import JournalScenario
 
 OWNER = "whatif"
+# The exchange's codes (polyarb/sim/errors.py) that are not a judgement of the order itself
+_KILLED = (sim_errors.FOK_NOT_FILLED, sim_errors.FAK_NO_MATCH)
+_VENUE_SIDE = (sim_errors.MARKET_NOT_READY,)
 COLLATERAL_MICROS = 10**9 * 1_000_000  # enough that balance never decides a what-if
+
+
+def reject_code(sim_code: str) -> RejectCode:
+    """The RejectCode of a simulated rejection, from the exchange's code (rule 2)."""
+    if sim_code in _KILLED:
+        return "killed"
+    return "other" if sim_code in _VENUE_SIDE else "invalid"
 
 
 class SimVenue:
@@ -81,7 +94,8 @@ class SimVenue:
                     taking_amount_micros=res.taking_amount_micros or None))
             else:
                 out.append(OrderRejected(ts_recv_ns=ts, client_order_id=cid,
-                                         reason=res.error_msg or res.code, http_status=400))
+                                         reason=res.error_msg or res.code, http_status=400,
+                                         reason_code=reject_code(res.code)))
         return out + self.drain(ts)
 
     def cancel(self, client_order_ids: Iterable[str], ts: int) -> list[Input]:

@@ -191,7 +191,7 @@ class Orders:
         self._drop_hints(rec)
         history = [*self._s.rejections_ns, ev.ts_recv_ns]
         self._s.rejections_ns = history[-self.rejection_history:]
-        out = [self._result("rejection", ev.ts_recv_ns, rec, detail=ev.code)]
+        out = [self._result("rejection", ev.ts_recv_ns, rec, detail=ev.reason_code)]
         return out + self._refresh(rec, ev.ts_recv_ns)
 
     def on_outcome_unknown(self, ev: OrderOutcomeUnknown) -> list[ExecResult]:

@@ -62,7 +62,7 @@ Values are parsed JSON (ints exact), except fields that are msgspec.Raw in the c
 they stay msgspec.Raw, so verbatim JSON is never re-serialised by an upcast.
 """
 
-# --- order_rejected v1 -> v2 (added `code`) ---------------------------------------------------
+# --- order_rejected v1 -> v2 (added `reason_code`) -------------------------------------------
 # A v1 journal's decisions were made by a core that read the venue's words: a rejection whose
 # reason held one of these texts was a FOK/FAK kill and did not count toward the rejected-order
 # rate; every other rejection counted. The upcast gives each v1 rejection a code that the core
@@ -90,7 +90,7 @@ def _order_rejected_v1(fields: dict[str, Any]) -> dict[str, Any]:
         code = "invalid"
     else:
         code = "other"
-    return {**fields, "code": code}
+    return {**fields, "reason_code": code}
 
 
 UPCASTERS[("order_rejected", 1)] = _order_rejected_v1

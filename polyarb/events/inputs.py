@@ -148,9 +148,9 @@ class OrderAccepted(Input, frozen=True, kw_only=True):
 class OrderRejected(Input, frozen=True, kw_only=True):
     """The venue said no, in words: `success` false, an errorMsg, or a documented 4xx.
 
-    `reason` keeps the venue's words for people; `code` is what the core reads (RejectCode),
-    set by the adapter that built the event, the only place that interprets venue words.
-    v2 added `code`; a v1 record is upcast with the code the core derived then (codec.py).
+    `reason` keeps the venue's words for people; `reason_code` is what the core reads
+    (RejectCode), set by the adapter that built the event, the only place that interprets venue
+    words. v2 added it; a v1 record is upcast with the code the core derived then (codec.py).
     """
 
     SCHEMA_VERSION: ClassVar[int] = 2
@@ -158,7 +158,7 @@ class OrderRejected(Input, frozen=True, kw_only=True):
     client_order_id: str
     reason: str
     http_status: int | None = None
-    code: RejectCode = "other"
+    reason_code: RejectCode = "other"
 
 
 class OrderOutcomeUnknown(Input, frozen=True, kw_only=True):

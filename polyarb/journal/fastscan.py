@@ -6,11 +6,12 @@
 #    Anything else (an uppercase CRC, an older schema version to upcast, a line that is not a
 #    record at all) is left to the reference path, which raises the same errors as before.
 # 2. A checked line has the canonical envelope `{"seq":<seq>,"v":<V>,...,"crc":"<8 lowercase
-#    hex>"}` with the expected seq, the schema version V every kind is at, and a CRC-32 that
-#    matches every byte before `,"crc":` (docs/journal-format.md): one format, one CRC and two
-#    byte comparisons per line. When kinds are at different versions the check cannot tell a
-#    current line from one to upcast without the kind, so no line is fast (all take the
-#    reference path) until this module learns the kind -> version map.
+#    hex>"}` with the expected seq, its kind's current schema version V, and a CRC-32 that
+#    matches every byte before `,"crc":` (docs/journal-format.md): one format, one CRC and a few
+#    byte comparisons per line. Most kinds share one version (SHARED_VERSION): a line at it is
+#    current unless its kind is one of the few at another version (`"kind":"<tag>"` follows the
+#    version, so one prefix test tells); a line at another version must name one of those kinds
+#    at its current version. Anything else (an older line to upcast) takes the reference path.
 # 3. A checked line decodes whole with `decode` (the codec's union decoder): the envelope's
 #    seq, v and crc are not event fields and are skipped (decode_record decodes the same bytes
 #    minus the crc), so no slicing, no Record, no Python-level envelope parse per line. If it
@@ -33,9 +34,16 @@ for _cls in ALL_KINDS.values():
 decode: Callable[[bytes], Event] = msgspec.json.Decoder(_UNION).decode
 """The codec's decoder (same union, same options) for lines checked_run vouched for (rule 3)."""
 
-_VERSIONS = {cls.SCHEMA_VERSION for cls in ALL_KINDS.values()}
-SHARED_VERSION: int | None = _VERSIONS.pop() if len(_VERSIONS) == 1 else None
-"""The schema version of every kind, or None when they differ (rule 2: then nothing is fast)."""
+_VERSIONS = sorted(cls.SCHEMA_VERSION for cls in ALL_KINDS.values())
+SHARED_VERSION: int | None = max(_VERSIONS, key=_VERSIONS.count)  # ties: the lowest
+"""The schema version most kinds are at (rule 2); None makes no line fast."""
+
+_ODD = sorted((tag, cls.SCHEMA_VERSION) for tag, cls in ALL_KINDS.items()
+              if cls.SCHEMA_VERSION != SHARED_VERSION)
+_ODD_KINDS = tuple(b'%s"' % tag.encode() for tag, _ in _ODD)
+"""After `"v":<SHARED_VERSION>,"kind":"`: kinds at another version, so the line is to upcast."""
+_ODD_CURRENT = tuple(b'%d,"kind":"%s"' % (v, tag.encode()) for tag, v in _ODD)
+"""After `"v":`: the current lines of those kinds."""
 
 _CRC_LEN = 18  # ,"crc":"xxxxxxxx"}
 
@@ -54,18 +62,27 @@ def checked_run(lines: list[bytes], start: int, seq: int) -> int:
     """
     if SHARED_VERSION is None:
         return start
-    crc32 = zlib.crc32
-    head = b'{"seq":%d,"v":' + b"%d," % SHARED_VERSION
+    crc32, odd, odd_current = zlib.crc32, _ODD_KINDS, _ODD_CURRENT
+    # `"kind"` right after `"v"` (the canonical layout): else the odd-kind test could miss
+    head = b'{"seq":%d,"v":' + b'%d,"kind":"' % SHARED_VERSION
     i, end = start, len(lines)
     while i < end:
         line = lines[i]
-        if not line.startswith(head % seq):
+        shared = head % seq
+        if line.startswith(shared):
+            if odd and line.startswith(odd, len(shared)):
+                return i
+        elif not odd_current or not _at_current(line, b'{"seq":%d,"v":' % seq, odd_current):
             return i
         if line[-_CRC_LEN:] != b',"crc":"%08x"}' % crc32(line[:-_CRC_LEN]):
             return i
         i += 1
         seq += 1
     return end
+
+
+def _at_current(line: bytes, vhead: bytes, current: tuple[bytes, ...]) -> bool:
+    return line.startswith(vhead) and line.startswith(current, len(vhead))
 
 
 def seq_run(lines: list[bytes], start: int, seq: int) -> int:

@@ -11,8 +11,9 @@
 #    the request may have left, so the outcome is never assumed failed.
 # 3. Once `close_placements()` is called (shutdown, or a detect-only run without a venue) a
 #    placement is not sent: each of its orders comes back as OrderRejected "not sent: ...", so
-#    the journal says what happened to every intent. Cancels are still sent until the end:
-#    they only reduce risk.
+#    the journal says what happened to every intent (reason_code `other`: no venue judged the order,
+#    but a refusal still counts toward the rejected-order rate, as it always did). Cancels are
+#    still sent until the end: they only reduce risk.
 from __future__ import annotations
 
 import asyncio
@@ -72,7 +73,7 @@ class Executor:
         ts = self._clock()
         for intent in action.orders:
             self._submit(OrderRejected(ts_recv_ns=ts, client_order_id=intent.client_order_id,
-                                       reason=f"not sent: {reason}"))
+                                       reason=f"not sent: {reason}", reason_code="other"))
 
     async def _run(self, venue: Venue, action: Decision) -> None:
         self.sent += 1

@@ -12,7 +12,8 @@
 #    never mapped to a venue id -> OrderRejected "not found at the venue after restart" (the
 #    request never arrived, or the order died without a trace); mapped -> OrderCancelled
 #    "not open at the venue after restart" (it filled, as far as the trades show, or was
-#    cancelled). Both are journaled inputs, so replay sees the same resolution.
+#    cancelled). Both are journaled inputs, so replay sees the same resolution. An absent
+#    order's OrderRejected has reason_code `absent` (it counts toward the rejected-order rate).
 # 4. A venue that cannot answer stops the start (VenueError propagates): trading on a state
 #    that may be wrong is worse than not trading.
 # 5. While a run trades, orders whose outcome stayed unknown for UNKNOWN_AFTER_S (longer than
@@ -64,8 +65,10 @@ async def reconcile(loop: EngineLoop, venue: Venue,
         return out
     remember = getattr(venue, "remember", None)  # PolymarketVenue's id map (not paper's)
     for rec in pending:
-        if rec.venue_order_id and remember is not None:
-            remember(rec.client_order_id, rec.venue_order_id)
+        # an unknown order the venue named (orders.py rule 4) is cancellable by that id too
+        vid = rec.venue_order_id or orders.venue_hint(rec.client_order_id)
+        if vid and remember is not None:
+            remember(rec.client_order_id, vid)
     after_s = min(r.created_ns for r in pending) // 1_000_000_000 - LOOKBACK_S
     listed = await venue.open_orders()
     trades = await venue.trades(after_s)
@@ -80,7 +83,8 @@ async def reconcile(loop: EngineLoop, venue: Venue,
         if not rec.venue_order_id:
             out.absent += 1
             loop.handle(OrderRejected(ts_recv_ns=ts, client_order_id=rec.client_order_id,
-                                      reason="not found at the venue after restart"))
+                                      reason="not found at the venue after restart",
+                                      reason_code="absent"))
         else:
             out.closed += 1
             loop.handle(OrderCancelled(ts_recv_ns=ts, venue_order_id=rec.venue_order_id,
@@ -119,7 +123,7 @@ async def resolve_unknown(loop: EngineLoop, venue: Venue, clock: Callable[[], in
               and not rec.venue_order_id and not orders.is_done(rec)]
     for cid in absent:
         loop.submit(OrderRejected(ts_recv_ns=ts, client_order_id=cid,
-                                  reason="not found at the venue"))
+                                  reason="not found at the venue", reason_code="absent"))
     await loop.drain()
     log.info("unknown outcomes: %d looked up, %d absent at the venue", len(stale), len(absent))
     return len(absent)

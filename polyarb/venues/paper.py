@@ -8,7 +8,8 @@
 #    (OrderAccepted / OrderRejected, in intent order), cancels OrderCancelled / CancelFailed,
 #    reads RestSnapshot + typed events; nothing raises for venue trouble. Intents go through
 #    the live venue's amount rule (venue.intent_amounts), so an order the live client would
-#    refuse unsent is refused here with the same "not sent: ..." reason.
+#    refuse unsent is refused here with the same "not sent: ..." reason (reason_code `invalid`); the
+#    exchange's own answers are coded by the live client's outcomes.py (paper_events.py).
 # 2. Books: every market frame fed to `on_market_frame(ts_recv_ns, data)` is reproduced in the
 #    exchange as the book source's quotes (paper_book.py). Markets must be loaded first
 #    (`load_markets`, from the run's MarketsLoaded).
@@ -206,9 +207,10 @@ class PaperVenue:
         ts = self.clock_ns()
         req = self._request(intent, at_ns)
         if isinstance(req, str):
+            # Refused before the exchange (amounts, unknown market): the order is bad as sent.
             return OrderRejected(ts_recv_ns=ts, client_order_id=intent.client_order_id,
                                  reason=req, http_status=None if req.startswith("not sent")
-                                 else 400)
+                                 else 400, reason_code="invalid")
         result = self.exchange.place(req, at_ns)
         if result.success:
             self._remember(intent.client_order_id, result.order_id)

@@ -392,5 +392,5 @@ def test_writer_orders_rejected_example_matches_the_documented_line(journal_root
     data = (journal_root / "2025-12-27" / layout.segment_name(1)).read_bytes()
     line = data.splitlines()[seq - 1]
     assert line.startswith(
-        b'{"seq":2,"v":1,"kind":"order_rejected","ts_recv_ns":1766793600123456789'
+        b'{"seq":2,"v":2,"kind":"order_rejected","ts_recv_ns":1766793600123456789'
     )

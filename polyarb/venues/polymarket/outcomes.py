@@ -20,6 +20,15 @@
 # 5. Every text that reaches an event passes through a Redactor, so a secret echoed by a
 #    server or a library never lands in the journal. Texts are truncated to MAX_TEXT.
 # 6. Pure: no I/O, no clock (ts_recv_ns is an argument), never raises on venue input.
+# 7. Every OrderRejected gets its RejectCode here, the one place that reads the venue's words
+#    (the core reads only the code): a refusal of the whole request is `rate_limited` (429) or
+#    `venue_unavailable` (425, the 503 trading-disabled/cancel-only texts); any other 4xx is
+#    `invalid`; a per-order entry is `killed` when its text says a FOK/FAK found no (or not
+#    enough) liquidity (KILLED_TEXTS), `other` for the venue's own failures (VENUE_SIDE_TEXTS)
+#    or no text, else `invalid`.
+# 8. An UNKNOWN entry that carries an orderID gives OrderOutcomeUnknown that venue_order_id (the
+#    venue named the order); a request without a readable reply gives none: the order hash we
+#    signed stays in the reason only, since the venue never confirmed it as the order's id.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,6 +45,7 @@ from polyarb.events.inputs import (
     OrderCancelled,
     OrderOutcomeUnknown,
     OrderRejected,
+    RejectCode,
 )
 
 Verdict = Literal["ok", "rejected", "unknown", "retry"]
@@ -45,7 +55,22 @@ _CLIPPED: Final = "..."  # what clip() puts after a cut text
 VERSION_MISMATCH: Final = "order_version_mismatch"
 TRADING_OFF: Final = ("Trading is currently disabled", "Trading is currently cancel-only")
 _DELAYED: Final = "order match delayed"
+# The venue's words for a marketable order killed for lack of liquidity (protocol §3.3)
+KILLED_TEXTS: Final = (
+    "FOK orders are filled or killed",
+    "FOK orders are fully filled or killed",
+    "order couldn't be fully filled",
+    "no orders found to match with FAK order",
+    "there are no matching orders",
+)
+# Per-order failures on the venue's side, not a judgement of the order (protocol §3.3)
+VENUE_SIDE_TEXTS: Final = (
+    "could not run the execution",
+    "error delaying the order",
+    "the market is not yet ready",
+)
 _REDACTED: Final = "<redacted>"
+_NO_TEXT: Final = "success: false"  # the reason of a refused entry without an errorMsg
 
 
 class Reply(NamedTuple):
@@ -140,6 +165,24 @@ def error_text(body: bytes) -> str:
     return clip(body[:MAX_TEXT * 2].decode("utf-8", "replace"))
 
 
+def request_code(status: int, body: bytes) -> RejectCode:
+    """The RejectCode of a refused request (rule 7): every order of it gets this code."""
+    if status == 429:
+        return "rate_limited"
+    if status == 425 or (status == 503 and error_text(body).startswith(TRADING_OFF)):
+        return "venue_unavailable"
+    return "invalid"
+
+
+def entry_code(reason: str) -> RejectCode:
+    """The RejectCode of one refused entry of a 200 reply, from the venue's text (rule 7)."""
+    if any(k in reason for k in KILLED_TEXTS):
+        return "killed"
+    if not reason or reason == _NO_TEXT or any(k in reason for k in VENUE_SIDE_TEXTS):
+        return "other"
+    return "invalid"
+
+
 def reply_reason(reply: Reply, redact: Redactor) -> str:
     """A short account of a failed reply for an event's reason."""
     if reply.status is None:
@@ -169,7 +212,7 @@ def parse_entry(obj: object) -> Entry:
         return Entry("accepted", order_id, "delayed", _micros(obj.get("makingAmount")),
                      _micros(obj.get("takingAmount")), error)
     if success is False or error:
-        return Entry("rejected", order_id, reason=error or "success: false")
+        return Entry("rejected", order_id, reason=error or _NO_TEXT)
     if not order_id:
         return Entry("unknown", "", reason="result without orderID")
     if success is True or success is None:
@@ -188,14 +231,24 @@ def entry_event(sent: SentOrder, entry: Entry, ts_ns: int, redact: Redactor,
                              taking_amount_micros=entry.taking_micros)
     if entry.kind == "rejected":
         return OrderRejected(ts_recv_ns=ts_ns, client_order_id=sent.client_order_id,
-                             reason=redact(entry.reason), http_status=http_status)
-    return unknown_event(sent, redact(entry.reason), ts_ns)
+                             reason=redact(entry.reason), http_status=http_status,
+                             reason_code=entry_code(entry.reason))
+    return unknown_event(sent, redact(entry.reason), ts_ns, entry.order_id or None)
 
 
-def unknown_event(sent: SentOrder, reason: str, ts_ns: int) -> OrderOutcomeUnknown:
-    """OrderOutcomeUnknown carrying the order hash in its reason (the event has no id field)."""
+def unknown_event(sent: SentOrder, reason: str, ts_ns: int,
+                  venue_order_id: str | None = None) -> OrderOutcomeUnknown:
+    """OrderOutcomeUnknown with the order hash in its reason and the venue's id if it named one.
+
+    Args:
+        sent: the order.
+        reason: why the outcome is unknown (already redacted).
+        ts_ns: receive time.
+        venue_order_id: the orderID the venue returned for this order, if any (rule 8).
+    """
     return OrderOutcomeUnknown(ts_recv_ns=ts_ns, client_order_id=sent.client_order_id,
-                               reason=f"{reason}; order hash {sent.order_hash}")
+                               reason=f"{reason}; order hash {sent.order_hash}",
+                               venue_order_id=venue_order_id)
 
 
 def _match_batch(sent: Sequence[SentOrder], entries: list[object]) -> list[Entry | None]:
@@ -226,9 +279,10 @@ def place_events(sent: Sequence[SentOrder], reply: Reply, ts_ns: int, redact: Re
     kind = verdict(status, idempotent=False)
     if kind == "unknown" and status == 503 and error_text(reply.body).startswith(TRADING_OFF):
         kind = "rejected"
-    if kind == "rejected":
+    if kind == "rejected" and status is not None:
+        code = request_code(status, reply.body)
         return [OrderRejected(ts_recv_ns=ts_ns, client_order_id=s.client_order_id,
-                              reason=reason, http_status=status) for s in sent]
+                              reason=reason, http_status=status, reason_code=code) for s in sent]
     if kind != "ok" or status is None:
         return [unknown_event(s, reason, ts_ns) for s in sent]
     try:

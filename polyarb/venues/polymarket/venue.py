@@ -5,7 +5,7 @@
 # 1. place() signs every intent (OrderBuilder, exact amounts from micro-units; tick and
 #    neg-risk per intent), posts at most 15 per request and returns one event per intent in
 #    intent order. An intent that cannot be signed (off-grid price, bad size, unsupported
-#    version) is OrderRejected "not sent: ..." without any request.
+#    version) is OrderRejected "not sent: ..." (reason_code `invalid`) without any request.
 # 2. Market BUYs (FOK/FAK) must sign whole-cent collateral (reference 3.3: maker <= 2
 #    decimals, taker <= 4). When size * price is not whole cents the collateral is rounded
 #    DOWN to the cent and the shares follow as the official client computes them
@@ -150,7 +150,7 @@ class PolymarketVenue:
 
     def _reject(self, intent: OrderIntent, reason: str) -> OrderRejected:
         return OrderRejected(ts_recv_ns=self.clock_ns(), client_order_id=intent.client_order_id,
-                             reason=f"not sent: {reason}")
+                             reason=f"not sent: {reason}", reason_code="invalid")
 
     def _sign(self, intent: OrderIntent) -> tuple[SignedOrder, str] | OrderRejected:
         if self.blocked_version is not None:
@@ -227,7 +227,8 @@ class PolymarketVenue:
             assert isinstance(ev, OrderRejected)
             events[k] = OrderRejected(
                 ts_recv_ns=ev.ts_recv_ns, client_order_id=ev.client_order_id,
-                http_status=ev.http_status, reason=f"{ev.reason}; venue order version "
+                http_status=ev.http_status, reason_code=ev.reason_code,
+                reason=f"{ev.reason}; venue order version "
                 f"{version if version is not None else 'unreadable'}, not re-sent")
         return events
 
