@@ -43,6 +43,12 @@ CREATE OR REPLACE TEMP MACRO r_floordiv(a, b) AS
     CASE WHEN a >= 0 THEN a // b ELSE -((-a + b - 1) // b) END;
 CREATE OR REPLACE TEMP MACRO r_prorate(amount, part, whole) AS
     CASE WHEN part = whole THEN amount ELSE sign(amount) * (abs(amount) * part // whole) END;
+-- A venue decimal text ("0.52", ".5", "1e-3", a JSON integer) in micros, exactly (NULL when it
+-- is not a number); the engine rejects any value with more than 6 decimals, so none reaches here.
+CREATE OR REPLACE TEMP MACRO r_micros(text) AS
+    TRY_CAST(TRY_CAST(text AS DECIMAL(38, 6)) * 1000000 AS BIGINT);
+-- The journal order of element i of the record at seq (decisions: i = 0, after their input).
+CREATE OR REPLACE TEMP MACRO r_key(seq, i) AS CAST(seq AS HUGEINT) * 4294967296 + i;
 
 -- ---- markets --------------------------------------------------------------------------------
 

@@ -3,11 +3,23 @@
 -- Realized P&L is recomputed from the journal exactly as the engine books it
 -- (polyarb/core/positions.py, average cost): fills from trade_updated (a FAILED settlement
 -- voids its fill), resolutions from markets_loaded and market_resolved; it equals the
--- engine's realized P&L to the micro-dollar (tests/reports/test_report_pnl.py). Unrealized P&L
--- marks what is held at the end of each day like the engine: hedged complete sets (a market's
--- tokens, or one YES of every market of a neg-risk group) at $1, the rest at a price; the
--- engine's price is the book's mid, the report's the token's last fill price (books are not
--- rebuilt in SQL), so unrealized can differ from the engine's while unhedged shares are held.
+-- engine's realized P&L to the micro-dollar (tests/reports/test_report_pnl.py).
+--
+-- Unrealized P&L marks what is held at the end of each day (or at --until, if earlier) like
+-- the engine (positions.py rule 7), so that it equals the engine's to the micro-dollar too:
+-- hedged complete sets (a market's tokens, or one YES of every market of a neg-risk group) at
+-- $1; the rest at the mid of the token's book, (best bid + best ask) // 2; with one side empty,
+-- that side's price; with no usable book, the token's last fill price; with no fill price, cost.
+-- The book is rebuilt as the engine holds it at that point, for the held tokens only, from the
+-- frames that name them (a text search first: most frames are other tokens'): the last `book`
+-- snapshot (best bid = highest bid, best ask = lowest ask), then every price_change entry
+-- after it (sizes are absolute; 0 deletes the level). Whether the book is usable comes from the
+-- engine's own journaled decisions, which record every change of it: continuity_broken (a
+-- crossed book, a venue top that disagrees, a tick size change, a lost update, a stale feed)
+-- and continuity_restored; a snapshot makes a book usable unless it is crossed. Elements the
+-- engine rejected (frame_rejected) are skipped as the engine skipped them.
+-- Limit: a book whose last snapshot lies in a day the report does not read (journal roots
+-- restricted to some days) is unknown to it; the `mark` column then says last_fill.
 --
 -- Columns:
 --   day                     UTC day; realized and fees are that day's flows (sum them over
@@ -23,8 +35,17 @@
 --   unrealized_micros       value of what is held at the day's end minus its cost (a hedged
 --                           set's $1 is split evenly over its tokens, remainder to the first)
 --   realized_usd, unrealized_usd  the same in exact dollars
-WITH days AS (
-    SELECT DISTINCT shard, r_day(ts_recv_ns) AS day FROM events WHERE r_in_window(ts_recv_ns)
+--   mark                    how the unhedged shares held at the day's end were priced: mid,
+--                           bid or ask (the book: both sides, only bids, only asks), last_fill
+--                           (no usable book), cost (no usable book and no fill price), set (all
+--                           held shares are in hedged sets); several joined by '+' (sorted)
+--                           when the market's tokens differ; empty when nothing is held
+WITH days AS (  -- each day of the window and the point its levels are taken at (exclusive)
+    SELECT shard, day,
+           least(CAST(date_diff('day', DATE '1970-01-01', day) + 1 AS BIGINT) * 86400000000000,
+                 coalesce(getvariable('until_ns'), 9223372036854775807)) AS end_ns
+    FROM (SELECT DISTINCT shard, r_day(ts_recv_ns) AS day FROM events
+          WHERE r_in_window(ts_recv_ns))
 ), flows AS (
     SELECT shard, r_day(ts_recv_ns) AS day, market_id, attributed AS strategy,
            count(*) FILTER (WHERE kind = 'fill') AS fills, sum(realized) AS realized,
@@ -32,15 +53,112 @@ WITH days AS (
     FROM r_position_steps WHERE r_in_window(ts_recv_ns)
     GROUP BY ALL
 ), held AS (  -- every token's position at the end of each day (its last step up to then)
-    SELECT shard, day, token_id, unnest(p) FROM (
-        SELECT d.shard, d.day, s.token_id,
+    SELECT shard, day, end_ns, token_id, unnest(p) FROM (
+        SELECT d.shard, d.day, d.end_ns, s.token_id,
                arg_max({'market_id': s.market_id, 'qty': s.qty, 'cost': s.cost,
                         'price': s.last_price,
                         'strategy': coalesce(s.strategy, 'unattributed')}, s.seq) AS p
         FROM days AS d JOIN r_position_steps AS s
-          ON s.shard = d.shard AND r_day(s.ts_recv_ns) <= d.day
+          ON s.shard = d.shard AND s.ts_recv_ns < d.end_ns
         GROUP BY ALL)
     WHERE p['qty'] <> 0
+), held_tokens AS (
+    SELECT DISTINCT shard, token_id FROM held
+), frames AS (  -- market frames up to the last point that name a held token (text search)
+    SELECT f.shard, f.seq, f.ts_recv_ns, f.j FROM (
+        SELECT shard, seq, ts_recv_ns,
+               coalesce(frame, CASE WHEN NOT coalesce("binary", false) AND json_valid(text)
+                                    THEN CAST(text AS JSON) END) AS j
+        FROM raw_frame
+        WHERE channel = 'market' AND ts_recv_ns < (SELECT max(end_ns) FROM days)) AS f
+    WHERE f.j IS NOT NULL AND EXISTS (
+        SELECT 1 FROM held_tokens AS t
+        WHERE t.shard = f.shard AND contains(CAST(f.j AS VARCHAR), t.token_id))
+), elements AS (  -- their book and price_change elements the engine did not reject
+    SELECT f.shard, f.seq, f.ts_recv_ns, e.i, e.msg ->> '$.event_type' AS type, e.msg
+    FROM frames AS f,
+         (SELECT unnest(x) AS msg, generate_subscripts(x, 1) - 1 AS i
+          FROM (SELECT CASE WHEN json_type(f.j) = 'ARRAY'
+                            THEN from_json(f.j, '["json"]') ELSE [f.j] END AS x)) AS e
+    WHERE e.msg ->> '$.event_type' IN ('book', 'price_change')
+      AND NOT EXISTS (
+              SELECT 1 FROM frame_rejected AS r
+              WHERE r.shard = f.shard AND r.cause_seq = f.seq
+                AND (r.element IS NULL OR r.element = e.i))
+), snapshots AS (  -- book snapshots of held tokens; key orders elements in the journal
+    SELECT e.shard, e.seq, e.ts_recv_ns, r_key(e.seq, e.i) AS key,
+           e.msg ->> '$.asset_id' AS token_id, e.msg
+    FROM elements AS e JOIN held_tokens AS t
+      ON t.shard = e.shard AND t.token_id = e.msg ->> '$.asset_id'
+    WHERE e.type = 'book'
+), snapshot_levels AS (  -- their levels (size 0 is no level; a repeated price: the last wins)
+    SELECT s.shard, s.ts_recv_ns, s.key, s.token_id, l.is_bid, l.k,
+           r_micros(l.lv ->> '$.price') AS price, r_micros(l.lv ->> '$.size') AS size
+    FROM snapshots AS s,
+         (SELECT unnest(x) AS lv, generate_subscripts(x, 1) AS k, b AS is_bid
+          FROM (SELECT true AS b, from_json(CASE WHEN json_exists(s.msg, '$.bids')
+                    THEN s.msg -> '$.bids' ELSE s.msg -> '$.buys' END, '["json"]') AS x
+                UNION ALL
+                SELECT false, from_json(CASE WHEN json_exists(s.msg, '$.asks')
+                    THEN s.msg -> '$.asks' ELSE s.msg -> '$.sells' END, '["json"]'))) AS l
+    WHERE size <> 0
+), changes AS (  -- price_change entries of held tokens (current format, or legacy changes[])
+    SELECT c.shard, c.ts_recv_ns, c.key, c.token_id, upper(c.ch ->> '$.side') = 'BUY' AS is_bid,
+           c.k, r_micros(c.ch ->> '$.price') AS price, r_micros(c.ch ->> '$.size') AS size
+    FROM (SELECT e.shard, e.ts_recv_ns, r_key(e.seq, e.i) AS key, u.k, u.ch,
+                 coalesce(u.ch ->> '$.asset_id', e.msg ->> '$.asset_id') AS token_id
+          FROM elements AS e,
+               (SELECT unnest(x) AS ch, generate_subscripts(x, 1) AS k
+                FROM (SELECT CASE WHEN json_type(e.msg -> '$.price_changes') = 'ARRAY'
+                                  THEN from_json(e.msg -> '$.price_changes', '["json"]')
+                                  ELSE from_json(e.msg -> '$.changes', '["json"]') END AS x))
+                   AS u
+          WHERE e.type = 'price_change') AS c
+    JOIN held_tokens AS t ON t.shard = c.shard AND t.token_id = c.token_id
+), states AS (  -- what made a held token's book usable or not, in journal order
+    SELECT s.shard, s.key, s.ts_recv_ns, s.token_id,
+           NOT coalesce((SELECT max(l.price) FILTER (WHERE l.is_bid)
+                                >= min(l.price) FILTER (WHERE NOT l.is_bid)
+                         FROM snapshot_levels AS l
+                         WHERE l.shard = s.shard AND l.key = s.key), false) AS usable
+    FROM snapshots AS s  -- usable unless crossed
+    UNION ALL
+    SELECT shard, r_key(seq, 0), ts_recv_ns, token_id, false FROM continuity_broken
+    UNION ALL
+    SELECT shard, r_key(seq, 0), ts_recv_ns, token_id, true FROM continuity_restored
+), books AS (  -- each held token's book at each day's end: usable? since which snapshot?
+    SELECT h.shard, h.day, h.end_ns, h.token_id, arg_max(s.usable, s.key) AS usable,
+           (SELECT max(n.key) FROM snapshots AS n
+            WHERE n.shard = h.shard AND n.token_id = h.token_id
+              AND n.ts_recv_ns < h.end_ns) AS since_key
+    FROM held AS h JOIN states AS s
+      ON s.shard = h.shard AND s.token_id = h.token_id AND s.ts_recv_ns < h.end_ns
+    GROUP BY ALL
+), tops AS (  -- best bid and ask of the usable ones: each price level's last size
+    SELECT shard, day, token_id,
+           max(price) FILTER (WHERE is_bid AND size > 0) AS bid,
+           min(price) FILTER (WHERE NOT is_bid AND size > 0) AS ask
+    FROM (SELECT b.shard, b.day, b.token_id, l.is_bid, l.price,
+                 arg_max(l.size, l.key * 4294967296 + l.k) AS size
+          FROM books AS b
+          JOIN (SELECT shard, ts_recv_ns, key, token_id, is_bid, k, price, size
+                FROM snapshot_levels
+                UNION ALL
+                SELECT shard, ts_recv_ns, key, token_id, is_bid, k, price, size
+                FROM changes) AS l
+            ON l.shard = b.shard AND l.token_id = b.token_id AND l.key >= b.since_key
+           AND l.ts_recv_ns < b.end_ns
+          WHERE b.usable
+          GROUP BY ALL)
+    GROUP BY ALL
+), marks AS (  -- positions.py _mark: mid, else the one side there is, else the last fill
+    SELECT h.shard, h.day, h.token_id,
+           CASE WHEN t.bid IS NOT NULL AND t.ask IS NOT NULL THEN (t.bid + t.ask) // 2
+                ELSE coalesce(t.bid, t.ask, h.price) END AS price,
+           CASE WHEN t.bid IS NOT NULL AND t.ask IS NOT NULL THEN 'mid'
+                WHEN t.bid IS NOT NULL THEN 'bid' WHEN t.ask IS NOT NULL THEN 'ask'
+                WHEN h.price IS NOT NULL THEN 'last_fill' ELSE 'cost' END AS how
+    FROM held AS h LEFT JOIN tops AS t USING (shard, day, token_id)
 ), sets AS (  -- complete sets of one market: min quantity over its tokens
     SELECT h.shard, h.day, t.market_id, min(h.qty) AS n, count(*) AS k
     FROM held AS h JOIN r_tokens AS t USING (shard, token_id)
@@ -76,16 +194,19 @@ WITH days AS (
                PARTITION BY h.shard, h.day, gs.group_id ORDER BY h.market_id) = 1
                THEN gs.n % gs.k ELSE 0 END, 0) AS all_set_value,
            h.qty - all_hedged AS rest,
-           CASE WHEN h.price IS NULL THEN r_prorate(h.cost, rest, h.qty)
-                ELSE r_floordiv(rest * h.price, 1000000) END AS rest_value,
-           all_set_value + rest_value - h.cost AS unrealized
+           CASE WHEN mk.price IS NULL THEN r_prorate(h.cost, rest, h.qty)
+                ELSE r_floordiv(rest * mk.price, 1000000) END AS rest_value,
+           all_set_value + rest_value - h.cost AS unrealized,
+           CASE WHEN rest = 0 THEN 'set' ELSE mk.how END AS how
     FROM held AS h
     JOIN market_hedged AS m USING (shard, day, token_id)
+    JOIN marks AS mk USING (shard, day, token_id)
     LEFT JOIN r_tokens AS t USING (shard, token_id)
     LEFT JOIN group_sets AS gs
       ON gs.shard = h.shard AND gs.day = h.day AND gs.group_id = t.group_id AND t.is_yes
 ), levels AS (
-    SELECT shard, day, market_id, strategy, sum(qty) AS open_qty, sum(unrealized) AS unrealized
+    SELECT shard, day, market_id, strategy, sum(qty) AS open_qty, sum(unrealized) AS unrealized,
+           string_agg(DISTINCT how, '+' ORDER BY how) AS mark
     FROM valued GROUP BY ALL
 )
 SELECT day, market_id, strategy, coalesce(f.fills, 0) AS fills,
@@ -94,6 +215,7 @@ SELECT day, market_id, strategy, coalesce(f.fills, 0) AS fills,
        CAST(coalesce(f.fees_shares, 0) AS HUGEINT) AS fees_shares_micros,
        CAST(coalesce(l.open_qty, 0) AS HUGEINT) AS open_qty_micros,
        CAST(coalesce(l.unrealized, 0) AS HUGEINT) AS unrealized_micros,
-       r_usd(realized_micros) AS realized_usd, r_usd(unrealized_micros) AS unrealized_usd
+       r_usd(realized_micros) AS realized_usd, r_usd(unrealized_micros) AS unrealized_usd,
+       l.mark
 FROM flows AS f FULL JOIN levels AS l USING (shard, day, market_id, strategy)
 ORDER BY day, market_id, strategy;
