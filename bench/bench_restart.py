@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import orjson
@@ -73,7 +74,7 @@ def write_journal(root: Path, frames: int, at: float) -> int:
     return records
 
 
-def measure_restart(frames: int, at: float, repeats: int) -> dict[str, object]:
+def measure_restart(frames: int, at: float, repeats: int) -> dict[str, Any]:
     """Part 1 of the header."""
     with tempfile.TemporaryDirectory(prefix="polyarb-bench-restart-") as tmp:
         root = Path(tmp) / "journal"
@@ -116,7 +117,7 @@ def deep_engine(tokens: int, levels: int) -> Engine:
     return engine
 
 
-def measure_checkpoint(tokens: int, levels: int, repeats: int) -> dict[str, object]:
+def measure_checkpoint(tokens: int, levels: int, repeats: int) -> dict[str, Any]:
     """Part 2 of the header."""
     engine = deep_engine(tokens, levels)
     ckpt = engine.checkpoint(10, T0)
@@ -144,7 +145,7 @@ def main() -> None:
           f"tail {r['tail_records']:,} records")
     print(f"  full fold        {r['full_s']:8.3f} s")
     print(f"  from checkpoint  {r['checkpoint_s']:8.3f} s")
-    print(f"  ratio full / checkpoint  {r['full_s'] / r['checkpoint_s']:.1f}x   "  # type: ignore[operator]
+    print(f"  ratio full / checkpoint  {r['full_s'] / r['checkpoint_s']:.1f}x   "
           f"same state: {'yes' if r['same_state'] else 'NO'}")
     if args.no_cost:
         return
