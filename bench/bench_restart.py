@@ -8,10 +8,11 @@
 #    100 markets and 10 neg-risk events) written the way `polyarb run` writes it (EngineLoop,
 #    day checkpoint hook), with one mid-day state_checkpoint once `--at` of the records are
 #    journaled (EngineLoop.schedule_checkpoints). Times rebuild(root, from_checkpoint=False)
-#    (the fold of every record, what a restart did before) and rebuild(root) (backward scan
-#    for the checkpoint, restore, fold of the tail), checks both give the same state hash,
-#    and prints the ratio. Both are measured in this process, median of R after a warm-up
-#    (the warm-up fills the OS file cache: a cold cache adds disk reads to both).
+#    (the fold of every record, what a restart did before) and rebuild(root,
+#    from_checkpoint=True) (what a restart does now: backward scan for the checkpoint,
+#    restore, fold of the tail), checks both give the same state hash, and prints the ratio.
+#    Both are measured in this process, median of R after a warm-up (the warm-up fills the
+#    OS file cache: a cold cache adds disk reads to both).
 # 2. Checkpoint cost: an engine holding T tokens (T/2 binary markets) whose books each hold L
 #    price levels per side; times Engine.checkpoint (snapshot, canonical JSON, SHA-256), the
 #    journal line's encode, and what a restart does with it (Engine.restore + state_hash),
@@ -81,11 +82,12 @@ def measure_restart(frames: int, at: float, repeats: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         records = write_journal(root, frames, at)
         written_s = time.perf_counter() - t0
-        full, fast = rebuild(root, from_checkpoint=False), rebuild(root)
+        full, fast = (rebuild(root, from_checkpoint=False),
+                      rebuild(root, from_checkpoint=True))
         assert full.engine is not None and fast.engine is not None
         same = full.engine.state_hash() == fast.engine.state_hash()
         t_full = median_s(lambda: rebuild(root, from_checkpoint=False), repeats)
-        t_fast = median_s(lambda: rebuild(root), repeats)
+        t_fast = median_s(lambda: rebuild(root, from_checkpoint=True), repeats)
     return {"frames": frames, "records": records, "written_s": written_s,
             "checkpoint_seq": fast.checkpoint_seq, "tail_records": fast.records,
             "full_s": t_full, "checkpoint_s": t_fast, "same_state": same}

@@ -16,10 +16,11 @@
 #    else: the journal then holds every decision the engine made. They were never acted on
 #    (an action leaves only once durable), so their orders have no answer and reconciliation
 #    resolves them.
-# 4. The fold starts at the newest usable `state_checkpoint` (a day's, or a mid-day one the loop
-#    journals every `[journal] checkpoint_every_records`), found by scanning segment files
-#    backwards for the line head `{"seq":N,"v":V,"kind":"state_checkpoint"` (a byte search; no
-#    record before it is decoded). Usable: the line decodes (CRC), its state hashes to its
+# 4. A restart's fold (from_checkpoint=True) starts at the newest usable `state_checkpoint` (a
+#    day's, or a mid-day one the loop journals every `[journal] checkpoint_every_records`),
+#    found by scanning segment files backwards for the line head
+#    `{"seq":N,"v":V,"kind":"state_checkpoint"` (a byte search; no record before it is
+#    decoded). Usable: the line decodes (CRC), its state hashes to its
 #    state_hash, Engine.restore accepts it and the restored engine hashes the same. Otherwise it
 #    is skipped with a warning and the one before it is tried; none usable: fold from seq 1.
 #    A checkpoint holds state only: the engine config in force there (and last_run_id) come from
@@ -144,13 +145,14 @@ def engine_for_run(engine: Engine | None, ev: RunStarted) -> tuple[Engine, Engin
     return engine, config
 
 
-def rebuild(root: Path | str, *, from_checkpoint: bool = True) -> Rebuilt:
+def rebuild(root: Path | str, *, from_checkpoint: bool = False) -> Rebuilt:
     """Fold a journal into an engine (rules 1-4).
 
     Args:
         root: the journal root.
-        from_checkpoint: start at the newest usable state_checkpoint (rule 4); False folds
-            every record from seq 1 (the reference the checkpoint path is tested against).
+        from_checkpoint: start at the newest usable state_checkpoint (rule 4): what a restart
+            does. False (audits: the chaos checks, reports) folds every record from seq 1, so
+            `mismatches` covers the whole journal.
 
     Raises:
         JournalCorrupt: the journal does not read cleanly (from the start point on).

@@ -70,7 +70,7 @@ def new_run_id(clock: Callable[[], int]) -> str:
 def rebuild_engine(writer: JournalWriter) -> Rebuilt:
     """Rebuild from the journal (rule 2); logs what was found."""
     t0 = time.perf_counter()
-    found = rebuild(writer.root)
+    found = rebuild(writer.root, from_checkpoint=True)
     where = ("the start of the journal" if found.checkpoint_seq is None
              else f"the state_checkpoint at seq {found.checkpoint_seq}")
     if found.records or found.checkpoint_seq is not None:

@@ -66,7 +66,8 @@ def test_rebuild_from_checkpoint_equals_the_full_fold_over_days_and_restarts(
         tmp_path: Path) -> None:
     _two_days(tmp_path / "j", every=40)
 
-    got, want = rebuild(tmp_path / "j"), rebuild(tmp_path / "j", from_checkpoint=False)
+    got = rebuild(tmp_path / "j", from_checkpoint=True)
+    want = rebuild(tmp_path / "j", from_checkpoint=False)
 
     _assert_same(got, want)
     assert got.checkpoint_seq == _checkpoints(tmp_path / "j")[-1][0]
@@ -76,7 +77,7 @@ def test_rebuild_from_checkpoint_equals_the_full_fold_over_days_and_restarts(
 def test_rebuild_starts_at_the_newest_checkpoint_mid_day(tmp_path: Path) -> None:
     s = _two_days(tmp_path / "j", every=25)
 
-    found = rebuild(tmp_path / "j")
+    found = rebuild(tmp_path / "j", from_checkpoint=True)
 
     ckpts = _checkpoints(tmp_path / "j")
     mid_day = [seq for seq, c in ckpts if c.at_seq == seq - 1]
@@ -97,7 +98,7 @@ def test_rebuild_from_a_checkpoint_takes_config_and_run_id_from_an_earlier_day(
     s.frames(300_000)
     s.stop()
 
-    got = rebuild(tmp_path / "j")
+    got = rebuild(tmp_path / "j", from_checkpoint=True)
 
     want = rebuild(tmp_path / "j", from_checkpoint=False)
     _assert_same(got, want)
@@ -125,7 +126,8 @@ def test_rebuild_after_a_crash_cut_decisions_finds_them_from_a_checkpoint(
     s.frames(320_000)
     s.crash_cutting_decisions(300_000)
 
-    got, want = rebuild(tmp_path / "j"), rebuild(tmp_path / "j", from_checkpoint=False)
+    got = rebuild(tmp_path / "j", from_checkpoint=True)
+    want = rebuild(tmp_path / "j", from_checkpoint=False)
 
     assert got.checkpoint_seq is not None and got.missing
     _assert_same(got, want)
@@ -154,7 +156,7 @@ def test_rebuild_skips_a_corrupt_checkpoint_with_a_warning_and_uses_the_one_befo
         _tamper(root, seq, ckpt, bad, hashlib.sha256(bad).hexdigest())
 
     with caplog.at_level(logging.WARNING, logger="polyarb.runtime.rebuild"):
-        got = rebuild(root)
+        got = rebuild(root, from_checkpoint=True)
 
     assert got.checkpoint_seq == prev_seq
     assert f"skipping the state_checkpoint at seq {seq}" in caplog.text
@@ -171,7 +173,7 @@ def test_rebuild_with_no_usable_checkpoint_folds_from_the_start(tmp_path: Path) 
     loop.writer.close()
     assert _checkpoints(root) == []
 
-    got = rebuild(root)
+    got = rebuild(root, from_checkpoint=True)
 
     assert got.checkpoint_seq is None and got.records == got.last_seq
     _assert_same(got, rebuild(root, from_checkpoint=False))
@@ -187,7 +189,7 @@ def test_rebuild_refuses_a_checkpoint_line_with_a_bad_crc_like_the_full_fold(
     rewrite_record(root, seq, line.replace(b'"opp_no":', b'"opp_no": ', 1))
 
     with pytest.raises(JournalCorrupt):
-        rebuild(root)
+        rebuild(root, from_checkpoint=True)
     with pytest.raises(JournalCorrupt):
         rebuild(root, from_checkpoint=False)
 
@@ -260,7 +262,7 @@ def test_rebuild_from_checkpoint_property_equals_full_fold(
         else:
             s.stop()
 
-        got, want = rebuild(root), rebuild(root, from_checkpoint=False)
+        got, want = rebuild(root, from_checkpoint=True), rebuild(root, from_checkpoint=False)
 
         _assert_same(got, want)
         if final is not None:
@@ -280,7 +282,7 @@ def test_loop_checkpoint_over_the_size_bound_is_not_journaled_with_a_warning(
     assert _checkpoints(root) == []
     assert "not journaled" in caplog.text
     assert verify_journal(root).ok and replay_journal(root).ok
-    _assert_same(rebuild(root), rebuild(root, from_checkpoint=False))
+    _assert_same(rebuild(root, from_checkpoint=True), rebuild(root, from_checkpoint=False))
 
 
 def test_chaos_checks_pass_on_a_journal_with_mid_day_checkpoints(tmp_path: Path) -> None:
