@@ -238,9 +238,10 @@ _OPS = st.lists(st.one_of(
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops=_OPS, every=st.sampled_from([0, 5, 13, 40]), crash=st.booleans())
+@given(ops=_OPS, every=st.sampled_from([0, 5, 13, 40]), crash=st.booleans(),
+       corrupt=st.booleans())
 def test_rebuild_from_checkpoint_property_equals_full_fold(
-        ops: list[tuple[str, object]], every: int, crash: bool) -> None:
+        ops: list[tuple[str, object]], every: int, crash: bool, corrupt: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "j"
         s = Scenario(root, every)
@@ -261,10 +262,15 @@ def test_rebuild_from_checkpoint_property_equals_full_fold(
             s.crash_cutting_decisions(300_000)
         else:
             s.stop()
+        ckpts = _checkpoints(root)
+        if corrupt and ckpts:  # the newest checkpoint's hash no longer matches its state
+            _tamper(root, *ckpts[-1], bytes(ckpts[-1][1].state), "0" * 64)
 
         got, want = rebuild(root, from_checkpoint=True), rebuild(root, from_checkpoint=False)
 
         _assert_same(got, want)
+        usable = ckpts[:-1] if corrupt else ckpts
+        assert got.checkpoint_seq == (usable[-1][0] if usable else None)
         if final is not None:
             assert got.engine is not None and got.engine.state_hash() == final
 
