@@ -29,6 +29,7 @@ from polyarb.events.inputs import (
     OrderOutcomeUnknown,
     OrderRejected,
     RawFrame,
+    RejectCode,
     TokenInfo,
     TradeUpdated,
 )
@@ -154,12 +155,18 @@ def accepted(cid: str, ts: int, *, status: str = "matched", vid: str | None = No
 
 
 def rejected(cid: str, ts: int, reason: str = "order couldn't be fully filled. FOK orders are "
-             "fully filled or killed.") -> OrderRejected:
-    return OrderRejected(ts_recv_ns=ts, client_order_id=cid, reason=reason, http_status=400)
+             "fully filled or killed.", *, code: RejectCode = "other",
+             status: int | None = 400) -> OrderRejected:
+    """An OrderRejected. The default code is `other` (counted) whatever the text: the golden
+    streams were recorded with it, and the core reads only the code."""
+    return OrderRejected(ts_recv_ns=ts, client_order_id=cid, reason=reason, http_status=status,
+                         reason_code=code)
 
 
-def unknown(cid: str, ts: int, reason: str = "timeout after 10s") -> OrderOutcomeUnknown:
-    return OrderOutcomeUnknown(ts_recv_ns=ts, client_order_id=cid, reason=reason)
+def unknown(cid: str, ts: int, reason: str = "timeout after 10s", *,
+            vid: str | None = None) -> OrderOutcomeUnknown:
+    return OrderOutcomeUnknown(ts_recv_ns=ts, client_order_id=cid, reason=reason,
+                               venue_order_id=vid)
 
 
 def trade(intent: OrderIntent, ts: int, *, tid: str | None = None, size: int | None = None,

@@ -14,6 +14,7 @@ from polyarb.events.inputs import (
     MarketsLoaded,
     OrderAccepted,
     OrderRejected,
+    RejectCode,
     Side,
     TokenInfo,
     TradeUpdated,
@@ -120,9 +121,9 @@ def accepted(cid: str, vid: str, ts: int = T0, making: int | None = None,
                          taking_amount_micros=taking)
 
 
-def rejected(cid: str, ts: int = T0, reason: str = "FOK orders are filled or killed"
-             ) -> OrderRejected:
-    return OrderRejected(ts_recv_ns=ts, client_order_id=cid, reason=reason)
+def rejected(cid: str, ts: int = T0, reason: str = "FOK orders are filled or killed",
+             code: RejectCode = "killed") -> OrderRejected:
+    return OrderRejected(ts_recv_ns=ts, client_order_id=cid, reason=reason, reason_code=code)
 
 
 def trade(tid: str, vid: str, token: str, side: str, price: int, size: int,
