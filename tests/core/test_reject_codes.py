@@ -40,8 +40,10 @@ def _run(max_rejections: int = 3, max_failures: int = 2) -> Run:
 def _opportunity(run: Run, size: int) -> PlaceOrders:
     """Fresh books with `size` shares on each ask: a new complete-set opportunity."""
     run.book(Y, [(400_000, 100 * USD)], [(450_000, size)])
-    [batch] = of(run.book(N, [(400_000, 100 * USD)], [(500_000, size)]), PlaceOrders)
-    return batch
+    batches: list[PlaceOrders] = of(run.book(N, [(400_000, 100 * USD)], [(500_000, size)]),
+                                    PlaceOrders)
+    assert len(batches) == 1
+    return batches[0]
 
 
 def _refuse_batches(run: Run, code: RejectCode, batches: int, first: int = 40
