@@ -70,7 +70,7 @@ def test_executor_refuses_placements_after_close_one_rejection_per_order() -> No
 
     assert venue.calls == []
     assert all(isinstance(e, OrderRejected) and e.reason == "not sent: run stopping"
-               for e in got)
+               and e.reason_code == "other" for e in got)
     assert [e.client_order_id for e in got] == ["o1", "o2"]  # type: ignore[attr-defined]
 
 

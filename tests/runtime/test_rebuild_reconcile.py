@@ -148,7 +148,8 @@ def test_reconcile_unanswered_orders_absent_at_the_venue_are_rejected(tmp_path: 
     rejected = [r.event for r in iter_records(tmp_path / "j")
                 if isinstance(r.event, OrderRejected)]
     assert [e.client_order_id for e in rejected] == ids
-    assert all(e.reason == "not found at the venue after restart" for e in rejected)
+    assert all(e.reason == "not found at the venue after restart" and e.reason_code == "absent"
+               for e in rejected)
     assert loop.engine.execution.orders.open_orders() == []
 
 
@@ -244,7 +245,8 @@ def test_resolve_unknown_in_run_rejects_orders_the_venue_never_got(tmp_path: Pat
     rejected = [r.event for r in iter_records(tmp_path / "j")
                 if isinstance(r.event, OrderRejected)]
     assert absent == len(ids) and [e.client_order_id for e in rejected] == ids
-    assert all(e.reason == "not found at the venue" for e in rejected)
+    assert all(e.reason == "not found at the venue" and e.reason_code == "absent"
+               for e in rejected)
     assert loop.engine.execution.orders.unknown_outstanding() == 0
 
 

@@ -119,6 +119,7 @@ def test_paper_fak_takes_the_depth_there_is_and_fok_is_killed() -> None:
     paper, _ = venue()
     [fok] = place(paper, intent("fok", size=100 * USD, order_type="FOK"))
     assert isinstance(fok, OrderRejected) and fok.reason == FOK_MSG
+    assert fok.reason_code == "killed"
     assert of(paper.take_updates(), TradeUpdated) == []
     assert paper.exchange.best_prices(YES) == (480_000, 520_000)  # nothing was taken
 
@@ -212,6 +213,7 @@ def test_paper_refuses_unsent_what_the_live_client_refuses_unsent() -> None:
     assert isinstance(off_tick, OrderRejected) and off_tick.reason.startswith(
         "not sent: price 0.525")
     assert isinstance(unknown, OrderRejected) and "not loaded" in unknown.reason
+    assert off_tick.reason_code == unknown.reason_code == "invalid"
 
 
 def test_paper_batch_results_keep_intent_order_and_sells_need_inventory() -> None:

@@ -115,7 +115,7 @@ def test_venue_place_unsignable_intents_rejected_locally_others_sent() -> None:
                      ("bad-size", "OrderRejected"), ("ok-2", "OrderAccepted"),
                      ("bad-tick", "OrderRejected")]
     assert all(e.reason.startswith("not sent: ") and e.http_status is None
-               for e in evs if isinstance(e, OrderRejected))
+               and e.reason_code == "invalid" for e in evs if isinstance(e, OrderRejected))
     assert len(_orders(router.seen[0].body)) == 2
 
 
@@ -227,6 +227,7 @@ def test_venue_version_mismatch_newer_version_blocks_later_orders() -> None:
     venue = make_venue(router)
     [ev] = run(lambda: venue.place(batch(intent("v1"))))
     assert isinstance(ev, OrderRejected) and "venue order version 3, not re-sent" in ev.reason
+    assert ev.reason_code == "invalid"  # the 400's code survives the rewrite
     assert venue.blocked_version == 3
     [later] = run(lambda: venue.place(batch(intent("v2"))))
     assert isinstance(later, OrderRejected) and later.reason.startswith("not sent: venue order")
