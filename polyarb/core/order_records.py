@@ -53,6 +53,47 @@ class OrdersState(msgspec.Struct, kw_only=True):
     rejections_ns: list[int] = msgspec.field(default_factory=list)
 
 
+class VenueHints:
+    """Venue ids that unknown outcomes named, not yet seen mapped (orders.py rule 4).
+
+    Kept apart from OrdersState so that a state without hints snapshots exactly as before.
+    """
+
+    __slots__ = ("_by_venue",)
+
+    def __init__(self, data: dict[str, str] | None = None) -> None:
+        self._by_venue: dict[str, str] = dict(data or {})  # venue id -> client id
+
+    def __bool__(self) -> bool:
+        return bool(self._by_venue)
+
+    def owner(self, venue_order_id: str) -> str | None:
+        """The client id whose unknown outcome named this venue id, or None."""
+        return self._by_venue.get(venue_order_id)
+
+    def of(self, client_order_id: str) -> str:
+        """The venue id named for this order, or ""."""
+        return next((v for v, c in sorted(self._by_venue.items()) if c == client_order_id), "")
+
+    def holders(self) -> frozenset[str]:
+        """Client ids that have a hint (membership tests only: never iterated for output)."""
+        return frozenset(self._by_venue.values())
+
+    def add(self, venue_order_id: str, client_order_id: str) -> None:
+        """Record a hint (the caller checked that no order holds the venue id)."""
+        self._by_venue[venue_order_id] = client_order_id
+
+    def drop(self, client_order_id: str, venue_order_id: str = "") -> None:
+        """Forget this order's hint and any hint on venue_order_id (it is mapped now)."""
+        if self._by_venue:
+            self._by_venue = {v: c for v, c in self._by_venue.items()
+                              if c != client_order_id and v != venue_order_id}
+
+    def snapshot(self) -> dict[str, str]:
+        """venue id -> client id, sorted."""
+        return dict(sorted(self._by_venue.items()))
+
+
 def order_done(rec: OrderRecord, filled: int, dust: int) -> bool:
     """True when an order can fill no further (orders.py rule 2). Once done, always done."""
     if rec.status == "rejected" or rec.done_reported:

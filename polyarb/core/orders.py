@@ -40,6 +40,7 @@ from polyarb.core.order_records import (
     OrdersState,
     OrderState,
     Role,
+    VenueHints,
     expected_fill,
     order_done,
     order_state,
@@ -71,7 +72,7 @@ class Orders:
         self.dust = dust_micros
         self.rejection_history = rejection_history
         self._s = OrdersState()
-        self._hints: dict[str, str] = {}  # venue id -> client id of an unknown order (rule 4)
+        self._hints = VenueHints()
 
     # ---- ids and registration ------------------------------------------------------------
 
@@ -143,7 +144,7 @@ class Orders:
 
     def venue_hint(self, client_order_id: str) -> str:
         """The venue id an unknown outcome named for this order, not yet seen mapped, or ""."""
-        return next((v for v, c in sorted(self._hints.items()) if c == client_order_id), "")
+        return self._hints.of(client_order_id)
 
     def counters(self) -> dict[str, int]:
         """Anomaly counters (duplicates, unknown ids, out-of-order events...), sorted."""
@@ -188,7 +189,7 @@ class Orders:
             return self._ignored(ev.ts_recv_ns, f"rejected after {rec.status}", rec,
                                  "duplicate_rejected" if rec.status == "rejected" else "late")
         rec.status, rec.reason = "rejected", ev.reason
-        self._drop_hints(rec)
+        self._hints.drop(rec.client_order_id)
         history = [*self._s.rejections_ns, ev.ts_recv_ns]
         self._s.rejections_ns = history[-self.rejection_history:]
         out = [self._result("rejection", ev.ts_recv_ns, rec, detail=ev.reason_code)]
@@ -206,10 +207,10 @@ class Orders:
         vid = ev.venue_order_id
         if not vid:
             return out
-        if vid in self._s.venue_ids or vid in self._hints:
+        if vid in self._s.venue_ids or self._hints.owner(vid) is not None:
             self._count("venue_id_conflict")
             return out
-        self._hints[vid] = rec.client_order_id
+        self._hints.add(vid, rec.client_order_id)
         if vid in self._s.orphan_updates or self.trades.filled(vid).size_micros:
             # The venue already told us about this id: the order exists.
             out += self._map(rec, vid, ev.ts_recv_ns, "accepted from earlier venue events")
@@ -225,7 +226,7 @@ class Orders:
         if rec is None or rec.status not in ("sent", "unknown") or rec.venue_order_id:
             return self._ignored(ts_ns, "absent: not a sent/unknown order", client_order_id)
         rec.status, rec.reason = "rejected", reason
-        self._drop_hints(rec)
+        self._hints.drop(rec.client_order_id)
         return self._refresh(rec, ts_ns)
 
     def on_cancelled(self, ev: OrderCancelled) -> list[ExecResult]:
@@ -327,7 +328,7 @@ class Orders:
         out = {"orders": msgspec.to_builtins(self._s, order="sorted"),
                "trades": self.trades.snapshot()}
         if self._hints:  # only when there are some: a state without hints hashes as before
-            out["venue_hints"] = dict(sorted(self._hints.items()))
+            out["venue_hints"] = self._hints.snapshot()
         return out
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -339,7 +340,7 @@ class Orders:
         """
         self._s = msgspec.convert(data["orders"], OrdersState)
         self.trades.restore(data["trades"])
-        self._hints = msgspec.convert(data.get("venue_hints", {}), dict[str, str])
+        self._hints = VenueHints(msgspec.convert(data.get("venue_hints", {}), dict[str, str]))
 
     # ---- internals ----------------------------------------------------------------------
 
@@ -354,18 +355,14 @@ class Orders:
         return None if cid is None else self._s.orders[cid]
 
     def _hinted(self, venue_order_id: str) -> OrderRecord | None:
-        cid = self._hints.get(venue_order_id)
+        cid = self._hints.owner(venue_order_id)
         rec = None if cid is None else self._s.orders.get(cid)
         if rec is None or rec.status not in ("sent", "unknown") or rec.venue_order_id:
             return None
         return rec
 
-    def _drop_hints(self, rec: OrderRecord) -> None:
-        if self._hints:
-            self._hints = {v: c for v, c in self._hints.items() if c != rec.client_order_id}
-
     def _guess(self, token_id: str, side: Side, fits: Any) -> OrderRecord | None:
-        hinted = set(self._hints.values())  # their venue id is known: another id is not theirs
+        hinted = self._hints.holders()  # their venue id is known: another id is not theirs
         for rec in self.open_orders():
             if (rec.status in ("sent", "unknown") and not rec.venue_order_id
                     and rec.client_order_id not in hinted
@@ -380,8 +377,7 @@ class Orders:
             self._count("venue_id_conflict")
             return []
         was = rec.status
-        self._drop_hints(rec)
-        self._hints.pop(venue_id, None)
+        self._hints.drop(rec.client_order_id, venue_id)
         rec.venue_order_id = venue_id
         self._s.venue_ids[venue_id] = rec.client_order_id
         rec.status = "accepted"
