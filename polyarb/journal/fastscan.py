@@ -12,6 +12,7 @@
 #    current unless its kind is one of the few at another version (`"kind":"<tag>"` follows the
 #    version, so one prefix test tells); a line at another version must name one of those kinds
 #    at its current version. Anything else (an older line to upcast) takes the reference path.
+#    raw_frame lines, nearly all of a journal, are told by one prefix test that includes the kind.
 # 3. A checked line decodes whole with `decode` (the codec's union decoder): the envelope's
 #    seq, v and crc are not event fields and are skipped (decode_record decodes the same bytes
 #    minus the crc), so no slicing, no Record, no Python-level envelope parse per line. If it
@@ -45,6 +46,9 @@ _ODD_KINDS = tuple(b'%s"' % tag.encode() for tag, _ in _ODD)
 _ODD_CURRENT = tuple(b'%d,"kind":"%s"' % (v, tag.encode()) for tag, v in _ODD)
 """After `"v":`: the current lines of those kinds."""
 
+_HOT = b'raw_frame"' if ALL_KINDS["raw_frame"].SCHEMA_VERSION == SHARED_VERSION else b"\0"
+"""The kind of nearly every line, tested first; a NUL never matches when it is not current."""
+
 _CRC_LEN = 18  # ,"crc":"xxxxxxxx"}
 
 
@@ -65,15 +69,18 @@ def checked_run(lines: list[bytes], start: int, seq: int) -> int:
     crc32, odd, odd_current = zlib.crc32, _ODD_KINDS, _ODD_CURRENT
     # `"kind"` right after `"v"` (the canonical layout): else the odd-kind test could miss
     head = b'{"seq":%d,"v":' + b'%d,"kind":"' % SHARED_VERSION
+    hot = head + _HOT  # the bulk of a journal: one prefix test, as with a single version
     i, end = start, len(lines)
     while i < end:
         line = lines[i]
-        shared = head % seq
-        if line.startswith(shared):
-            if odd and line.startswith(odd, len(shared)):
+        if not line.startswith(hot % seq):
+            shared = head % seq
+            if line.startswith(shared):
+                if odd and line.startswith(odd, len(shared)):
+                    return i
+            elif not odd_current or not _at_current(line, b'{"seq":%d,"v":' % seq,
+                                                    odd_current):
                 return i
-        elif not odd_current or not _at_current(line, b'{"seq":%d,"v":' % seq, odd_current):
-            return i
         if line[-_CRC_LEN:] != b',"crc":"%08x"}' % crc32(line[:-_CRC_LEN]):
             return i
         i += 1
