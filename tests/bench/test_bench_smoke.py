@@ -46,6 +46,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ("bench_torture", ["--kills", "8"], rf"total kills\s+{NUM}"),
     ("bench_replay", ["--frames", "200", "--repeats", "1"], rf"replay\s+{NUM} records/s"),
     (
+        "bench_restart",
+        ["--frames", "2000", "--repeats", "1", "--tokens", "20", "--levels", "2"],
+        rf"ratio full / checkpoint\s+{NUM}x",
+    ),
+    (
         "bench_duckdb",
         ["--sizes", "1K", "--repeat", "1"],
         rf"ndjson\s+baseline\s+best\s+[\d.]+ s\s+median\s+[\d.]+ s\s+{NUM} M rows/s",
