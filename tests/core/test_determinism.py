@@ -39,7 +39,13 @@ from polyarb.events.decisions import (
     PlaceOrders,
     Unwind,
 )
-from polyarb.events.inputs import FeeSchedule, HeartbeatResult, OrderCancelled, RunStarted
+from polyarb.events.inputs import (
+    FeeSchedule,
+    HeartbeatResult,
+    OrderCancelled,
+    RejectCode,
+    RunStarted,
+)
 from polyarb.journal import JournalWriter
 from tests.core.engine_helpers import (
     SEC,
@@ -53,9 +59,12 @@ from tests.core.engine_helpers import (
     price_change_msg,
     replay,
     tick_change_msg,
+    venue_id,
 )
 
 _FEES = FeeSchedule(rate=Decimal("0.02"))
+REJECT_CODES: tuple[RejectCode, ...] = ("killed", "rate_limited", "venue_unavailable", "invalid",
+                                        "absent", "other")
 MARKETS = [market("0xb1", "A1", "B1"), market("0xb2", "A2", "B2"),
            market("0xb3", "A3", "B3", fees=_FEES), *group_markets("0xgrp", 3)]
 SETS = [("A1", "B1"), ("A2", "B2"), ("A3", "B3"), ("gY1", "gY2", "gY3")]
@@ -143,11 +152,12 @@ class Driver:
         how = rng.randrange(8)
         if how <= 2:  # filled in full
             return self.run.accept(intent) + self._fill(intent)
-        if how == 3:
-            return self.run.reject(intent)
-        if how == 4:
+        if how == 3:  # any reason code (from the drawn int: the rng's sequence is unchanged)
+            return self.run.reject(intent, code=REJECT_CODES[a // 7 % len(REJECT_CODES)])
+        if how == 4:  # half of them name the venue id the late events will carry
             self.open.append(intent)
-            return self.run.unknown(intent)
+            vid = venue_id(intent.client_order_id) if a // 7 % 2 else None
+            return self.run.unknown(intent, vid=vid)
         if how == 5:  # part of it matched, the rest killed
             part = max(TICK, intent.size_micros // 2 // TICK * TICK)
             return (self.run.accept(intent, taking=part, making=part // 2)
