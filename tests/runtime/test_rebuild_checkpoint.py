@@ -20,6 +20,7 @@ from polyarb.events.inputs import MarketsLoaded, RunStarted
 from polyarb.journal import JournalCorrupt, iter_records, verify_journal
 from polyarb.replay import replay_journal
 from polyarb.runtime import loop as loop_module
+from polyarb.runtime import rebuild as rebuild_module
 from polyarb.runtime.rebuild import Rebuilt, last_run_started, rebuild
 from tests.core.engine_helpers import T0
 from tests.runtime.helpers import basket, basket_frames, open_loop
@@ -300,3 +301,21 @@ def test_chaos_checks_pass_on_a_journal_with_mid_day_checkpoints(tmp_path: Path)
 
     assert [(c.name, c.details) for c in results if not c.ok] == []
     assert any(c.at_seq == seq - 1 for seq, c in _checkpoints(tmp_path / "j"))
+
+
+@pytest.mark.parametrize("chunk", [1, 50, 97, 4096])
+def test_backward_scan_finds_the_same_records_whatever_the_window(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    # Arrange: windows smaller than a line, and not aligned with anything
+    root = tmp_path / "j"
+    _two_days(root, every=9)
+    want = rebuild(root, from_checkpoint=True)
+    monkeypatch.setattr(rebuild_module, "_CHUNK", chunk)
+
+    got = rebuild(root, from_checkpoint=True)
+
+    assert got.checkpoint_seq == want.checkpoint_seq == _checkpoints(root)[-1][0]
+    _assert_same(got, want)
+    runs = [r.seq for r in iter_records(root) if type(r.event) is RunStarted]
+    found = last_run_started(root, runs[-1])
+    assert found is not None and found.run_id == f"r{len(runs) - 1}"
