@@ -49,6 +49,9 @@ CREATE OR REPLACE TEMP MACRO r_micros(text) AS
     TRY_CAST(TRY_CAST(text AS DECIMAL(38, 6)) * 1000000 AS BIGINT);
 -- The journal order of element i of the record at seq (decisions: i = 0, after their input).
 CREATE OR REPLACE TEMP MACRO r_key(seq, i) AS CAST(seq AS HUGEINT) * 4294967296 + i;
+-- The elements of a market frame: an array's items, or the one object (element index: from 0).
+CREATE OR REPLACE TEMP MACRO r_elements(j) AS
+    CASE WHEN json_type(j) = 'ARRAY' THEN from_json(j, '["json"]') ELSE [j] END;
 
 -- ---- markets --------------------------------------------------------------------------------
 

@@ -40,12 +40,28 @@
 --                           (no usable book), cost (no usable book and no fill price), set (all
 --                           held shares are in hedged sets); several joined by '+' (sorted)
 --                           when the market's tokens differ; empty when nothing is held
-WITH days AS (  -- each day of the window and the point its levels are taken at (exclusive)
-    SELECT shard, day,
+WITH scan AS MATERIALIZED (  -- one pass over the journal for what is not in _common's tables
+    SELECT shard, r_day(ts_recv_ns) AS day, r_in_window(ts_recv_ns) AS in_window,
+           -- the engine's records on book usability (see `states`) and rejected elements
+           list({'seq': seq, 'ts_recv_ns': ts_recv_ns, 'kind': kind, 'token_id': token_id,
+                 'cause_seq': cause_seq, 'element': element}) FILTER (WHERE kind IN (
+               'continuity_broken', 'continuity_restored', 'frame_rejected')) AS engine,
+           -- market frames that may hold a snapshot of a traded token (a text search first)
+           list({'seq': seq, 'ts_recv_ns': ts_recv_ns, 'j': j}) FILTER (
+               WHERE CASE WHEN kind = 'raw_frame' AND coalesce(channel, 'market') = 'market'
+                               AND contains(CAST(j AS VARCHAR), '"book"')
+                          THEN list_bool_or(list_transform(  -- (CASE: only for those)
+                              (SELECT list(DISTINCT token_id) FROM r_position_steps),
+                              lambda x: contains(CAST(j AS VARCHAR), x))) END) AS book_frames
+    FROM (SELECT *, coalesce(frame, CASE WHEN kind = 'raw_frame' AND NOT coalesce("binary", false)
+                                          AND json_valid(text) THEN CAST(text AS JSON) END) AS j
+          FROM events)
+    GROUP BY ALL
+), days AS (  -- each day of the window and the point its levels are taken at (exclusive)
+    SELECT DISTINCT shard, day,
            least(CAST(date_diff('day', DATE '1970-01-01', day) + 1 AS BIGINT) * 86400000000000,
                  coalesce(getvariable('until_ns'), 9223372036854775807)) AS end_ns
-    FROM (SELECT DISTINCT shard, r_day(ts_recv_ns) AS day FROM events
-          WHERE r_in_window(ts_recv_ns))
+    FROM scan WHERE in_window
 ), flows AS (
     SELECT shard, r_day(ts_recv_ns) AS day, market_id, attributed AS strategy,
            count(*) FILTER (WHERE kind = 'fill') AS fills, sum(realized) AS realized,
@@ -62,35 +78,30 @@ WITH days AS (  -- each day of the window and the point its levels are taken at 
           ON s.shard = d.shard AND s.ts_recv_ns < d.end_ns
         GROUP BY ALL)
     WHERE p['qty'] <> 0
-), held_tokens AS (
+), held_tokens AS MATERIALIZED (
     SELECT DISTINCT shard, token_id FROM held
-), frames AS (  -- market frames up to the last point that name a held token (text search)
-    SELECT f.shard, f.seq, f.ts_recv_ns, f.j FROM (
+), engine_marks AS (
+    SELECT shard, m.seq, m.ts_recv_ns, m.kind, m.token_id, m.cause_seq, m.element
+    FROM (SELECT shard, unnest(engine) AS m FROM scan)
+), frames AS (  -- market frames up to the last point, JSON and text (for price changes)
+    SELECT shard, seq, ts_recv_ns, j, CAST(j AS VARCHAR) AS t FROM (
         SELECT shard, seq, ts_recv_ns,
                coalesce(frame, CASE WHEN NOT coalesce("binary", false) AND json_valid(text)
                                     THEN CAST(text AS JSON) END) AS j
         FROM raw_frame
-        WHERE channel = 'market' AND ts_recv_ns < (SELECT max(end_ns) FROM days)) AS f
-    WHERE f.j IS NOT NULL AND EXISTS (
-        SELECT 1 FROM held_tokens AS t
-        WHERE t.shard = f.shard AND contains(CAST(f.j AS VARCHAR), t.token_id))
-), elements AS (  -- their book and price_change elements the engine did not reject
-    SELECT f.shard, f.seq, f.ts_recv_ns, e.i, e.msg ->> '$.event_type' AS type, e.msg
-    FROM frames AS f,
-         (SELECT unnest(x) AS msg, generate_subscripts(x, 1) - 1 AS i
-          FROM (SELECT CASE WHEN json_type(f.j) = 'ARRAY'
-                            THEN from_json(f.j, '["json"]') ELSE [f.j] END AS x)) AS e
-    WHERE e.msg ->> '$.event_type' IN ('book', 'price_change')
-      AND NOT EXISTS (
-              SELECT 1 FROM frame_rejected AS r
-              WHERE r.shard = f.shard AND r.cause_seq = f.seq
-                AND (r.element IS NULL OR r.element = e.i))
-), snapshots AS (  -- book snapshots of held tokens; key orders elements in the journal
-    SELECT e.shard, e.seq, e.ts_recv_ns, r_key(e.seq, e.i) AS key,
-           e.msg ->> '$.asset_id' AS token_id, e.msg
-    FROM elements AS e JOIN held_tokens AS t
-      ON t.shard = e.shard AND t.token_id = e.msg ->> '$.asset_id'
-    WHERE e.type = 'book'
+        WHERE channel = 'market' AND ts_recv_ns < (SELECT max(end_ns) FROM days))
+    WHERE j IS NOT NULL
+), snapshots AS (  -- book snapshots of held tokens the engine did not reject; key: their order
+    SELECT e.shard, e.seq, e.ts_recv_ns, r_key(e.seq, e.i) AS key, t.token_id, e.msg
+    FROM (SELECT f.shard, f.seq, f.ts_recv_ns, unnest(r_elements(f.j)) AS msg,
+                 generate_subscripts(r_elements(f.j), 1) - 1 AS i
+          FROM (SELECT shard, b.seq, b.ts_recv_ns, b.j
+                FROM (SELECT shard, unnest(book_frames) AS b FROM scan)) AS f) AS e
+    JOIN held_tokens AS t ON t.shard = e.shard AND t.token_id = e.msg ->> '$.asset_id'
+    WHERE e.msg ->> '$.event_type' = 'book' AND NOT EXISTS (
+          SELECT 1 FROM engine_marks AS r
+          WHERE r.kind = 'frame_rejected' AND r.shard = e.shard AND r.cause_seq = e.seq
+            AND (r.element IS NULL OR r.element = e.i))
 ), snapshot_levels AS (  -- their levels (size 0 is no level; a repeated price: the last wins)
     SELECT s.shard, s.ts_recv_ns, s.key, s.token_id, l.is_bid, l.k,
            r_micros(l.lv ->> '$.price') AS price, r_micros(l.lv ->> '$.size') AS size
@@ -102,19 +113,6 @@ WITH days AS (  -- each day of the window and the point its levels are taken at 
                 SELECT false, from_json(CASE WHEN json_exists(s.msg, '$.asks')
                     THEN s.msg -> '$.asks' ELSE s.msg -> '$.sells' END, '["json"]'))) AS l
     WHERE size <> 0
-), changes AS (  -- price_change entries of held tokens (current format, or legacy changes[])
-    SELECT c.shard, c.ts_recv_ns, c.key, c.token_id, upper(c.ch ->> '$.side') = 'BUY' AS is_bid,
-           c.k, r_micros(c.ch ->> '$.price') AS price, r_micros(c.ch ->> '$.size') AS size
-    FROM (SELECT e.shard, e.ts_recv_ns, r_key(e.seq, e.i) AS key, u.k, u.ch,
-                 coalesce(u.ch ->> '$.asset_id', e.msg ->> '$.asset_id') AS token_id
-          FROM elements AS e,
-               (SELECT unnest(x) AS ch, generate_subscripts(x, 1) AS k
-                FROM (SELECT CASE WHEN json_type(e.msg -> '$.price_changes') = 'ARRAY'
-                                  THEN from_json(e.msg -> '$.price_changes', '["json"]')
-                                  ELSE from_json(e.msg -> '$.changes', '["json"]') END AS x))
-                   AS u
-          WHERE e.type = 'price_change') AS c
-    JOIN held_tokens AS t ON t.shard = c.shard AND t.token_id = c.token_id
 ), states AS (  -- what made a held token's book usable or not, in journal order
     SELECT s.shard, s.key, s.ts_recv_ns, s.token_id,
            NOT coalesce((SELECT max(l.price) FILTER (WHERE l.is_bid)
@@ -123,17 +121,39 @@ WITH days AS (  -- each day of the window and the point its levels are taken at 
                          WHERE l.shard = s.shard AND l.key = s.key), false) AS usable
     FROM snapshots AS s  -- usable unless crossed
     UNION ALL
-    SELECT shard, r_key(seq, 0), ts_recv_ns, token_id, false FROM continuity_broken
-    UNION ALL
-    SELECT shard, r_key(seq, 0), ts_recv_ns, token_id, true FROM continuity_restored
-), books AS (  -- each held token's book at each day's end: usable? since which snapshot?
-    SELECT h.shard, h.day, h.end_ns, h.token_id, arg_max(s.usable, s.key) AS usable,
-           (SELECT max(n.key) FROM snapshots AS n
-            WHERE n.shard = h.shard AND n.token_id = h.token_id
-              AND n.ts_recv_ns < h.end_ns) AS since_key
-    FROM held AS h JOIN states AS s
-      ON s.shard = h.shard AND s.token_id = h.token_id AND s.ts_recv_ns < h.end_ns
-    GROUP BY ALL
+    SELECT shard, r_key(seq, 0), ts_recv_ns, token_id, kind = 'continuity_restored'
+    FROM engine_marks WHERE kind <> 'frame_rejected'
+), books AS (  -- the usable books of held tokens at each day's end, since which snapshot
+    SELECT * FROM (
+        SELECT h.shard, h.day, h.end_ns, h.token_id, arg_max(s.usable, s.key) AS usable,
+               (SELECT max(n.key) FROM snapshots AS n
+                WHERE n.shard = h.shard AND n.token_id = h.token_id
+                  AND n.ts_recv_ns < h.end_ns) AS since_key
+        FROM held AS h JOIN states AS s
+          ON s.shard = h.shard AND s.token_id = h.token_id AND s.ts_recv_ns < h.end_ns
+        GROUP BY ALL)
+    WHERE usable
+), changes AS (  -- price_change entries of those books after their snapshot (legacy too)
+    SELECT e.shard, e.ts_recv_ns, r_key(e.seq, e.i) AS key, u.k,
+           coalesce(u.ch ->> '$.asset_id', e.msg ->> '$.asset_id') AS token_id,
+           upper(u.ch ->> '$.side') = 'BUY' AS is_bid,
+           r_micros(u.ch ->> '$.price') AS price, r_micros(u.ch ->> '$.size') AS size
+    FROM (SELECT f.shard, f.seq, f.ts_recv_ns, unnest(r_elements(f.j)) AS msg,
+                 generate_subscripts(r_elements(f.j), 1) - 1 AS i
+          -- only frames after the oldest snapshot in use (none read when no book is usable)
+          FROM (SELECT shard, CAST(min(since_key) // 4294967296 AS BIGINT) AS first_seq
+                FROM books GROUP BY shard) AS b
+          JOIN frames AS f ON f.shard = b.shard AND f.seq >= b.first_seq
+          WHERE contains(f.t, '"price_change"') AND list_bool_or(list_transform(
+              (SELECT list(DISTINCT token_id) FROM books), lambda x: contains(f.t, x)))) AS e,
+         (SELECT unnest(x) AS ch, generate_subscripts(x, 1) AS k
+          FROM (SELECT CASE WHEN json_type(e.msg -> '$.price_changes') = 'ARRAY'
+                            THEN from_json(e.msg -> '$.price_changes', '["json"]')
+                            ELSE from_json(e.msg -> '$.changes', '["json"]') END AS x)) AS u
+    WHERE e.msg ->> '$.event_type' = 'price_change' AND NOT EXISTS (
+          SELECT 1 FROM engine_marks AS r
+          WHERE r.kind = 'frame_rejected' AND r.shard = e.shard AND r.cause_seq = e.seq
+            AND (r.element IS NULL OR r.element = e.i))
 ), tops AS (  -- best bid and ask of the usable ones: each price level's last size
     SELECT shard, day, token_id,
            max(price) FILTER (WHERE is_bid AND size > 0) AS bid,
@@ -148,7 +168,6 @@ WITH days AS (  -- each day of the window and the point its levels are taken at 
                 FROM changes) AS l
             ON l.shard = b.shard AND l.token_id = b.token_id AND l.key >= b.since_key
            AND l.ts_recv_ns < b.end_ns
-          WHERE b.usable
           GROUP BY ALL)
     GROUP BY ALL
 ), marks AS (  -- positions.py _mark: mid, else the one side there is, else the last fill
