@@ -1,8 +1,8 @@
 # `polyarb report NAME`: the shipped SQL reports (polyarb/reports/sql/*.sql) over one or more
 # journal roots. Thin: options are parsed here, polyarb.reports.run_report runs and formats.
 # Exit codes: 0 done, 1 an audit whose order is not in the journal, 2 bad input (unknown day,
-# bad window or format, a journal root that is missing, empty or damaged, a chart type not
-# supported).
+# bad window or format, a journal root that is missing, empty or damaged, or that fails
+# --verify, a chart type not supported).
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,12 +33,18 @@ UNTIL = typer.Option(None, "--until", help="Rows before this ISO-8601 time.", sh
 FORMAT = typer.Option("table", "--format", help="table, csv, json or markdown.")
 SQL = typer.Option(False, "--sql", help="Print the SQL that runs (variables, shared views, "
                    "report) instead of running it.")
+VERIFY = typer.Option(
+    False, "--verify", help="First check every line's CRC, the seqs and the manifests of each "
+    "journal root (`polyarb journal verify`) and refuse to report (exit 2) on any problem. "
+    "Reports do not check CRCs, so a flipped byte can change numbers silently; use it before "
+    "an audit, on a copied journal, or when numbers look wrong. Not the default: it reads "
+    "every byte again (on 100K events about as long as the report itself).")
 CHART = typer.Option(None, "--chart", help="Also draw a chart into this .html (or .svg) file.",
                      show_default=False)
 
 
 def _run(name: str, journal_dirs: list[Path], day: str | None, since: str | None,
-         until: str | None, fmt: str, sql: bool, chart: Path | None = None,
+         until: str | None, fmt: str, sql: bool, verify: bool, chart: Path | None = None,
          order_id: str | None = None) -> None:
     import duckdb
 
@@ -54,6 +60,9 @@ def _run(name: str, journal_dirs: list[Path], day: str | None, since: str | None
             return
         if day is not None:
             rr.check_day_exists(journal_dirs, day)
+        if verify:
+            for note in rr.verify_roots(journal_dirs):
+                typer.echo(f"note: {note}", err=True)
         if chart is not None:
             from polyarb.reports.run_report_chart import chart_format
 
@@ -114,63 +123,65 @@ def _chart(con: duckdb.DuckDBPyConnection, name: str, result: ReportResult, wind
 
 @report_app.command()
 def pnl(journal_dir: list[Path] = JOURNAL_DIRS, day: str | None = DAY, since: str | None = SINCE,
-        until: str | None = UNTIL, fmt: str = FORMAT, sql: bool = SQL,
+        until: str | None = UNTIL, fmt: str = FORMAT, sql: bool = SQL, verify: bool = VERIFY,
         chart: Path | None = CHART) -> None:
     """P&L by UTC day, market and strategy: realized (equal to the engine's), fees, unrealized.
 
     --chart FILE.html draws the equity curve (cumulative realized P&L).
     """
-    _run("pnl", journal_dir, day, since, until, fmt, sql, chart)
+    _run("pnl", journal_dir, day, since, until, fmt, sql, verify, chart)
 
 
 @report_app.command()
 def fills(journal_dir: list[Path] = JOURNAL_DIRS, day: str | None = DAY,
           since: str | None = SINCE, until: str | None = UNTIL, fmt: str = FORMAT,
-          sql: bool = SQL) -> None:
+          sql: bool = SQL, verify: bool = VERIFY) -> None:
     """Every fill of our orders: order, opportunity, price, size, fee, settlement, voids."""
-    _run("fills", journal_dir, day, since, until, fmt, sql)
+    _run("fills", journal_dir, day, since, until, fmt, sql, verify)
 
 
 @report_app.command()
 def opportunities(journal_dir: list[Path] = JOURNAL_DIRS, day: str | None = DAY,
                   since: str | None = SINCE, until: str | None = UNTIL, fmt: str = FORMAT,
-                  sql: bool = SQL, chart: Path | None = CHART) -> None:
+                  sql: bool = SQL, verify: bool = VERIFY, chart: Path | None = CHART) -> None:
     """Opportunities detected, placed or blocked (by which gate), expected vs captured edge.
 
     --chart FILE.html draws the distribution of expected edges.
     """
-    _run("opportunities", journal_dir, day, since, until, fmt, sql, chart)
+    _run("opportunities", journal_dir, day, since, until, fmt, sql, verify, chart)
 
 
 @report_app.command()
 def breaker(journal_dir: list[Path] = JOURNAL_DIRS, day: str | None = DAY,
             since: str | None = SINCE, until: str | None = UNTIL, fmt: str = FORMAT,
-            sql: bool = SQL) -> None:
+            sql: bool = SQL, verify: bool = VERIFY) -> None:
     """Circuit-breaker transitions with their gate, limit, observed value and duration."""
-    _run("breaker", journal_dir, day, since, until, fmt, sql)
+    _run("breaker", journal_dir, day, since, until, fmt, sql, verify)
 
 
 @report_app.command()
 def latency(journal_dir: list[Path] = JOURNAL_DIRS, day: str | None = DAY,
             since: str | None = SINCE, until: str | None = UNTIL, fmt: str = FORMAT,
-            sql: bool = SQL) -> None:
+            sql: bool = SQL, verify: bool = VERIFY) -> None:
     """Percentiles of frame -> decision, decision -> venue answer and answer -> fill."""
-    _run("latency", journal_dir, day, since, until, fmt, sql)
+    _run("latency", journal_dir, day, since, until, fmt, sql, verify)
 
 
 @report_app.command()
 def feed(journal_dir: list[Path] = JOURNAL_DIRS, day: str | None = DAY, since: str | None = SINCE,
-         until: str | None = UNTIL, fmt: str = FORMAT, sql: bool = SQL) -> None:
+         until: str | None = UNTIL, fmt: str = FORMAT, sql: bool = SQL,
+         verify: bool = VERIFY) -> None:
     """Feed health: connections and reconnects, stale and broken books, rejected frames."""
-    _run("feed", journal_dir, day, since, until, fmt, sql)
+    _run("feed", journal_dir, day, since, until, fmt, sql, verify)
 
 
 @report_app.command()
 def audit(order_id: str = typer.Argument(..., help="A client order id (run-o7) or a venue "
                                          "order id.", show_default=False),
-          journal_dir: list[Path] = JOURNAL_DIRS, fmt: str = FORMAT, sql: bool = SQL) -> None:
+          journal_dir: list[Path] = JOURNAL_DIRS, fmt: str = FORMAT, sql: bool = SQL,
+          verify: bool = VERIFY) -> None:
     """The causal chain of one order: trigger frame, opportunity, order, answers, fills, settlement.
 
     Exit 1 when the order is not in the journal.
     """
-    _run("audit", journal_dir, None, None, None, fmt, sql, order_id=order_id)
+    _run("audit", journal_dir, None, None, None, fmt, sql, verify, order_id=order_id)

@@ -12,6 +12,10 @@
 #    NULL is empty (null in JSON). Rows come in the query's ORDER BY, so output is stable.
 # 4. Charts are self-contained HTML (or bare SVG) drawn here, with no plotting dependency;
 #    PNG would need a rasterizer and is refused with a clear error.
+# 5. Reports read lines through DuckDB without checking their CRCs: a flipped byte that keeps
+#    the JSON valid changes numbers silently. verify_roots (`polyarb report --verify`) runs
+#    polyarb.journal.verify_journal over every root first and refuses on any problem; it reads
+#    every byte again, so it is asked for, not the default.
 from __future__ import annotations
 
 import csv
@@ -28,7 +32,7 @@ from typing import Any
 import duckdb
 import msgspec
 
-from polyarb.journal import layout
+from polyarb.journal import JournalUnreadable, layout, verify_journal
 from polyarb.reports.views import open_journal_db
 
 REPORTS = ("pnl", "fills", "opportunities", "breaker", "latency", "feed", "audit")
@@ -147,6 +151,37 @@ def make_window(day: str | None = None, since: str | None = None,
 
 
 # ---- running -------------------------------------------------------------------------------------
+
+
+def verify_roots(roots: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Verify every journal root (rule 5) before reporting from it.
+
+    A torn tail of the newest segment is not refused: a running writer's half-written last
+    line looks the same, and the reports ignore it too. It comes back as a note.
+
+    Returns:
+        Notes for the operator (the torn tails that were let through).
+
+    Raises:
+        ReportError: a root that is unreadable or has any other problem; the message names the
+            root, the count and the first problem's file, line and seq.
+    """
+    notes: list[str] = []
+    for root in roots:
+        try:
+            report = verify_journal(Path(root))
+        except JournalUnreadable as exc:
+            raise ReportError(f"cannot verify {root}: {exc}") from None
+        problems = [p for p in report.problems if p != report.torn_tail]
+        if problems:
+            count = len(problems) + report.omitted
+            raise ReportError(
+                f"journal {root} failed verification, nothing reported: {count} problem(s), "
+                f"the first at {problems[0]} (`polyarb journal verify {root}` lists them all)")
+        if report.torn_tail is not None:
+            notes.append(f"{root}: ignored a torn last line ({report.torn_tail})")
+    return notes
+
 
 
 def open_report_db(roots: Sequence[str | os.PathLike[str]]) -> duckdb.DuckDBPyConnection:
