@@ -9,7 +9,8 @@
 # update, a new snapshot), checked after each step with --until; and random streams
 # (hypothesis) mixing fills with snapshots (crossed or one-sided too), price changes in the
 # current format with true, missing or wrong venue tops and in the legacy format, best_bid_ask
-# events, tick size changes, rejected elements, stale periods and day rolls.
+# events, tick size changes, rejected elements, stale periods and day rolls. And a real run:
+# `polyarb run` on the embedded simulator (the runtime tests' session run), folded again.
 from __future__ import annotations
 
 import datetime as dt
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 
 from polyarb.events.inputs import TradeUpdated
 from polyarb.reports.run_report import Window, run_report
+from polyarb.runtime.rebuild import rebuild
 from tests.core.engine_helpers import (
     SEC,
     USD,
@@ -35,6 +37,7 @@ from tests.core.engine_helpers import (
 )
 from tests.replay.journal_builder import JournalRun
 from tests.reports.test_report_pnl import MARKETS, TOKENS, _trade
+from tests.runtime.conftest import sim_run, sim_run_journal  # noqa: F401 (fixtures)
 
 DAY_NS = 86_400 * SEC
 MARK = 11  # the pnl report's `mark` column
@@ -206,3 +209,22 @@ def test_report_pnl_unrealized_equals_the_engine_on_random_book_streams(
 
     # Assert
     assert got == [value for _, value in checks]
+
+
+# ---- a real run --------------------------------------------------------------------------------
+
+def test_report_pnl_equals_the_engine_on_the_embedded_simulator_run(
+        sim_run_journal: Path) -> None:  # noqa: F811 (the imported fixture)
+    # Arrange: the engine the journal leads to, as a restart rebuilds it
+    engine = rebuild(sim_run_journal).engine
+    assert engine is not None
+    pos = engine.execution.positions
+
+    # Act
+    rows = run_report("pnl", [sim_run_journal]).rows
+    last_day = max(r[0] for r in rows)
+
+    # Assert
+    assert sum(int(r[4]) for r in rows) == pos.realized_micros()
+    assert sum(int(r[8]) for r in rows if r[0] == last_day) == pos.unrealized_micros(
+        engine.md.book)
