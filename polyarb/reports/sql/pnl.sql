@@ -133,19 +133,54 @@ WITH scan AS MATERIALIZED (  -- one pass over the journal for what is not in _co
           ON s.shard = h.shard AND s.token_id = h.token_id AND s.ts_recv_ns < h.end_ns
         GROUP BY ALL)
     WHERE usable
-), changes AS (  -- price_change entries of those books after their snapshot (legacy too)
+), last_frames AS (  -- per usable book: the last frame after its snapshot that may move it
+    SELECT b.shard, b.day, b.token_id, max(f.seq) AS seq, arg_max(f.j, f.seq) AS j
+    FROM books AS b JOIN frames AS f  -- a text search: nothing is parsed here
+      ON f.shard = b.shard AND f.seq >= CAST(b.since_key // 4294967296 AS BIGINT)
+     AND f.ts_recv_ns < b.end_ns AND contains(f.t, b.token_id)
+     AND (contains(f.t, '"price_change"') OR contains(f.t, '"best_bid_ask"'))
+    GROUP BY ALL
+), witnesses AS (  -- in it, the book's last price_change entry or best_bid_ask event
+    SELECT shard, day, token_id, arg_max({'bid': bid, 'ask': ask}, key) AS top
+    FROM (SELECT w.shard, w.day, w.token_id, w.since_key, r_key(w.seq, w.i) * 4294967296 + u.k
+                     AS key,
+                 r_micros(nullif(u.it ->> '$.best_bid', '')) AS bid,
+                 r_micros(nullif(u.it ->> '$.best_ask', '')) AS ask,
+                 coalesce(u.it ->> '$.asset_id', w.msg ->> '$.asset_id') AS item_token
+          FROM (SELECT l.*, b.since_key, unnest(r_elements(l.j)) AS msg,
+                       generate_subscripts(r_elements(l.j), 1) - 1 AS i
+                FROM last_frames AS l JOIN books AS b USING (shard, day, token_id)) AS w,
+               (SELECT unnest(x) AS it, generate_subscripts(x, 1) AS k
+                FROM (SELECT CASE
+                    WHEN w.msg ->> '$.event_type' = 'best_bid_ask' THEN [w.msg]
+                    WHEN w.msg ->> '$.event_type' <> 'price_change' THEN []
+                    WHEN json_type(w.msg -> '$.price_changes') = 'ARRAY'
+                    THEN from_json(w.msg -> '$.price_changes', '["json"]')
+                    ELSE from_json(w.msg -> '$.changes', '["json"]') END AS x)) AS u
+          WHERE item_token = w.token_id AND NOT EXISTS (
+                    SELECT 1 FROM engine_marks AS r
+                    WHERE r.kind = 'frame_rejected' AND r.shard = w.shard
+                      AND r.cause_seq = w.seq AND (r.element IS NULL OR r.element = w.i)))
+    WHERE key > since_key * 4294967296
+    GROUP BY ALL
+), rebuilt AS (  -- books that moved after their snapshot with no full venue top to trust last
+    SELECT b.* FROM books AS b
+    JOIN last_frames AS l USING (shard, day, token_id)
+    LEFT JOIN witnesses AS w USING (shard, day, token_id)
+    WHERE w.top IS NULL OR w.top['bid'] IS NULL OR w.top['ask'] IS NULL
+), changes AS (  -- their price_change entries after the snapshot (legacy format too)
     SELECT e.shard, e.ts_recv_ns, r_key(e.seq, e.i) AS key, u.k,
            coalesce(u.ch ->> '$.asset_id', e.msg ->> '$.asset_id') AS token_id,
            upper(u.ch ->> '$.side') = 'BUY' AS is_bid,
            r_micros(u.ch ->> '$.price') AS price, r_micros(u.ch ->> '$.size') AS size
     FROM (SELECT f.shard, f.seq, f.ts_recv_ns, unnest(r_elements(f.j)) AS msg,
                  generate_subscripts(r_elements(f.j), 1) - 1 AS i
-          -- only frames after the oldest snapshot in use (none read when no book is usable)
+          -- only frames after the oldest snapshot to rebuild from (none when none is)
           FROM (SELECT shard, CAST(min(since_key) // 4294967296 AS BIGINT) AS first_seq
-                FROM books GROUP BY shard) AS b
+                FROM rebuilt GROUP BY shard) AS b
           JOIN frames AS f ON f.shard = b.shard AND f.seq >= b.first_seq
           WHERE contains(f.t, '"price_change"') AND list_bool_or(list_transform(
-              (SELECT list(DISTINCT token_id) FROM books), lambda x: contains(f.t, x)))) AS e,
+              (SELECT list(DISTINCT token_id) FROM rebuilt), lambda x: contains(f.t, x)))) AS e,
          (SELECT unnest(x) AS ch, generate_subscripts(x, 1) AS k
           FROM (SELECT CASE WHEN json_type(e.msg -> '$.price_changes') = 'ARRAY'
                             THEN from_json(e.msg -> '$.price_changes', '["json"]')
@@ -154,7 +189,15 @@ WITH scan AS MATERIALIZED (  -- one pass over the journal for what is not in _co
           SELECT 1 FROM engine_marks AS r
           WHERE r.kind = 'frame_rejected' AND r.shard = e.shard AND r.cause_seq = e.seq
             AND (r.element IS NULL OR r.element = e.i))
-), tops AS (  -- best bid and ask of the usable ones: each price level's last size
+), tops AS (  -- best bid and ask of the usable books
+    -- the venue's top of the last update, when it gave both sides: the engine checked it
+    -- against its book (a disagreement breaks the book), so the book's top is that; the venue
+    -- reports an empty side as bid 0 / ask 1
+    SELECT b.shard, b.day, b.token_id, nullif(w.top['bid'], 0) AS bid,
+           nullif(w.top['ask'], 1000000) AS ask
+    FROM books AS b JOIN witnesses AS w USING (shard, day, token_id)
+    WHERE w.top['bid'] IS NOT NULL AND w.top['ask'] IS NOT NULL
+    UNION ALL  -- otherwise the levels: the snapshot's, then each price level's last size
     SELECT shard, day, token_id,
            max(price) FILTER (WHERE is_bid AND size > 0) AS bid,
            min(price) FILTER (WHERE NOT is_bid AND size > 0) AS ask
@@ -168,6 +211,10 @@ WITH scan AS MATERIALIZED (  -- one pass over the journal for what is not in _co
                 FROM changes) AS l
             ON l.shard = b.shard AND l.token_id = b.token_id AND l.key >= b.since_key
            AND l.ts_recv_ns < b.end_ns
+          WHERE NOT EXISTS (
+              SELECT 1 FROM witnesses AS w
+              WHERE w.shard = b.shard AND w.day = b.day AND w.token_id = b.token_id
+                AND w.top['bid'] IS NOT NULL AND w.top['ask'] IS NOT NULL)
           GROUP BY ALL)
     GROUP BY ALL
 ), marks AS (  -- positions.py _mark: mid, else the one side there is, else the last fill
