@@ -83,7 +83,7 @@ WITH scan AS MATERIALIZED (  -- one pass over the journal for what is not in _co
 ), engine_marks AS (
     SELECT shard, m.seq, m.ts_recv_ns, m.kind, m.token_id, m.cause_seq, m.element
     FROM (SELECT shard, unnest(engine) AS m FROM scan)
-), frames AS (  -- market frames up to the last point, JSON and text (for price changes)
+), frames AS NOT MATERIALIZED (  -- market frames up to the last point, JSON and text
     SELECT shard, seq, ts_recv_ns, j, CAST(j AS VARCHAR) AS t FROM (
         SELECT shard, seq, ts_recv_ns,
                coalesce(frame, CASE WHEN NOT coalesce("binary", false) AND json_valid(text)
