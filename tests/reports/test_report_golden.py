@@ -5,6 +5,8 @@
 #
 # Expected rows are committed as CSV under tests/golden/reports/<case>.csv. After an intended
 # change, run with POLYARB_UPDATE_GOLDEN=1, then review the diff by hand before committing.
+# Changes so far: pnl*.csv gained the `mark` column when unrealized P&L started marking at the
+# book like the engine; no value changed (this run only ever holds hedged sets: `set`).
 from __future__ import annotations
 
 import os

@@ -10,14 +10,18 @@
 -- hedged complete sets (a market's tokens, or one YES of every market of a neg-risk group) at
 -- $1; the rest at the mid of the token's book, (best bid + best ask) // 2; with one side empty,
 -- that side's price; with no usable book, the token's last fill price; with no fill price, cost.
--- The book is rebuilt as the engine holds it at that point, for the held tokens only, from the
--- frames that name them (a text search first: most frames are other tokens'): the last `book`
--- snapshot (best bid = highest bid, best ask = lowest ask), then every price_change entry
--- after it (sizes are absolute; 0 deletes the level). Whether the book is usable comes from the
--- engine's own journaled decisions, which record every change of it: continuity_broken (a
--- crossed book, a venue top that disagrees, a tick size change, a lost update, a stale feed)
--- and continuity_restored; a snapshot makes a book usable unless it is crossed. Elements the
--- engine rejected (frame_rejected) are skipped as the engine skipped them.
+-- The top of each held token's book is found as the engine holds it at that point, reading only
+-- frames that name a held token (text searches first: most frames are other tokens'). Whether
+-- the book is usable comes from the engine's own journaled decisions, which record every change
+-- of it: continuity_broken (a crossed book, a venue top that disagrees, a tick size change, a
+-- lost update, a stale feed) and continuity_restored; a snapshot makes a book usable unless it
+-- is crossed. For a usable book: when the last update after its last `book` snapshot (a
+-- price_change entry or a best_bid_ask event) gave the venue's best bid and ask, the top is
+-- those (the engine checked them against its book, and a disagreement would have broken it; an
+-- empty side is bid 0 / ask 1); otherwise the levels are rebuilt: the snapshot's (best bid =
+-- highest bid, best ask = lowest ask), then every price_change entry after it (sizes are
+-- absolute; 0 deletes the level; the legacy changes[] format too). Elements the engine
+-- rejected (frame_rejected) are skipped as the engine skipped them.
 -- Limit: a book whose last snapshot lies in a day the report does not read (journal roots
 -- restricted to some days) is unknown to it; the `mark` column then says last_fill.
 --
