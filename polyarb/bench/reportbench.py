@@ -6,7 +6,9 @@
 # 1. The queries go through the report views users query (polyarb.reports.open_journal_db), in
 #    one process, on the same files: baseline (count + sum of one column straight from the files),
 #    pnl (exact HUGEINT P&L per token over trade_updated), kinds (count per kind over events),
-#    one-scan (both answers in one scan).
+#    one-scan (both answers in one scan); and `report pnl` itself (the shipped _common.sql
+#    tables plus pnl.sql, timed once: its cost grows with the fills and frames, not only the
+#    events, and a quadratic step there once hid behind the aggregate figures).
 # 2. Best and median wall seconds of `repeat` runs, plus the least CPU seconds (all DuckDB
 #    threads): steadier than wall time on a shared machine.
 # 3. The journal is cached under `cache/journal-N` when a cache directory is given (reused, or
@@ -93,11 +95,26 @@ def measure(root: Path, n: int, repeat: int, sealed: bool) -> dict[str, Any]:
             out[name] = timed(functools.partial(_fetch_all, con, sql), repeat)
     finally:
         con.close()
+    out["report_pnl"] = timed(functools.partial(report_pnl, root, sealed), 1)
     out["pnl_plus_kinds_s"] = round(out["pnl"]["best_s"] + out["kinds"]["best_s"], 4)
     # What it would take on otherwise idle cores (rule 2): CPU seconds spread over every core.
     out["pnl_plus_kinds_idle_s"] = round((out["pnl"]["cpu_s"] + out["kinds"]["cpu_s"]) / CORES,
                                          4)
     return out
+
+
+def report_pnl(root: Path, sealed: bool) -> int:
+    """`polyarb report pnl` over the whole journal, on one source (rule 1); returns its rows."""
+    from polyarb.reports import open_journal_db
+    from polyarb.reports.run_report import Window, sql_text, variables_sql
+
+    con = open_journal_db(root, use_sealed=sealed)
+    try:
+        con.execute(sql_text("_common"))
+        con.execute(variables_sql(Window()))
+        return len(con.sql(sql_text("pnl")).fetchall())
+    finally:
+        con.close()
 
 
 @contextlib.contextmanager
@@ -184,5 +201,8 @@ def render(r: dict[str, Any]) -> str:
                   f"{r['events'] / max(t['best_s'], 1e-9) / 1e6:7.1f} M rows/s  cpu "
                   f"{t['cpu_s']:6.2f} s (~{t['cpu_s'] / r['cores']:.2f} s on {r['cores']} idle "
                   f"cores)" for name in QUERY_NAMES for t in (res[name],)]
+        pnl = res["report_pnl"]
+        lines.append(f"  {source} report pnl (the command: _common.sql + pnl.sql) "
+                     f"{pnl['best_s']:7.3f} s  cpu {pnl['cpu_s']:6.2f} s")
     lines.append(f"sealed vs unsealed (pnl+kinds): {r['sealed_speedup']:.1f}x faster")
     return "\n".join(lines)

@@ -222,14 +222,28 @@ SELECT t.shard, t.token_id, r.seq, r.ts_recv_ns, 'settle', NULL, NULL, t.token_i
 FROM r_resolutions AS r JOIN r_tokens AS t USING (shard, market_id)
 WHERE EXISTS (SELECT 1 FROM r_fills AS f WHERE f.shard = t.shard AND f.token_id = t.token_id);
 
+-- Each token's events ranked for the step-by-step fold below, stored in rank order: every step of
+-- the recursion joins one rank, and a table sorted by rank lets DuckDB's join filter skip the
+-- row groups of every other rank (without it each step scanned every event: quadratic).
+-- `voided`: a fill that is voided later, the only fills whose booked effect the fold keeps.
+CREATE OR REPLACE TEMP TABLE r_position_ranked AS
+SELECT e.*, row_number() OVER (PARTITION BY e.shard, e.token_id ORDER BY e.seq) AS rn,
+       e.kind = 'fill' AND EXISTS (
+           SELECT 1 FROM r_fills AS f
+           WHERE f.shard = e.shard AND f.trade_id = e.trade_id AND f.void_seq IS NOT NULL)
+           AS voided
+FROM r_position_events AS e
+ORDER BY rn;
+
 -- The average-cost position of every token after each of its events (positions.py rules 1-4,
 -- step by step): quantity, cost basis, the realized P&L and fees the event booked, the last
 -- fill price, and the strategy the event's P&L is attributed to (a fill's or void's own; a
--- settlement's: the token's last fill's).
+-- settlement's: the token's last fill's). `booked` holds what each later-voided fill booked, so
+-- its void takes exactly that back (only those fills: a map of every fill was copied, growing, at
+-- every step).
 CREATE OR REPLACE TEMP TABLE r_position_steps AS
 WITH RECURSIVE ev AS (
-    SELECT *, row_number() OVER (PARTITION BY shard, token_id ORDER BY seq) AS rn
-    FROM r_position_events
+    SELECT * FROM r_position_ranked
 ), steps AS (
     SELECT shard, token_id, 0 AS rn, CAST(NULL AS BIGINT) AS seq,
            CAST(NULL AS BIGINT) AS ts_recv_ns, 'start' AS kind,
@@ -280,7 +294,7 @@ WITH RECURSIVE ev AS (
                CASE WHEN e.kind = 'fill' THEN e.price_micros ELSE s.last_price END AS n_last_price,
                CASE WHEN e.kind = 'fill' THEN e.strategy ELSE s.strategy END AS n_strategy,
                CASE WHEN e.kind = 'settle' THEN s.strategy ELSE e.strategy END AS n_attributed,
-               CASE WHEN e.kind = 'fill'
+               CASE WHEN e.voided
                     THEN map_concat(s.booked, MAP {e.trade_id: {
                         'qty': n_qty - q0, 'cost': n_cost - c0, 'realized': n_realized,
                         'fs': e.fee_shares, 'fc': e.fee_collateral}})
