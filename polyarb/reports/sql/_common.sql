@@ -222,18 +222,15 @@ SELECT t.shard, t.token_id, r.seq, r.ts_recv_ns, 'settle', NULL, NULL, t.token_i
 FROM r_resolutions AS r JOIN r_tokens AS t USING (shard, market_id)
 WHERE EXISTS (SELECT 1 FROM r_fills AS f WHERE f.shard = t.shard AND f.token_id = t.token_id);
 
--- Each token's events ranked for the step-by-step fold below, stored in rank order: every step of
--- the recursion joins one rank, and a table sorted by rank lets DuckDB's join filter skip the
--- row groups of every other rank (without it each step scanned every event: quadratic).
--- `voided`: a fill that is voided later, the only fills whose booked effect the fold keeps.
+-- Each token's events ranked for the step-by-step fold below. `voided`: a fill that is voided
+-- later, the only fills whose booked effect the fold keeps.
 CREATE OR REPLACE TEMP TABLE r_position_ranked AS
 SELECT e.*, row_number() OVER (PARTITION BY e.shard, e.token_id ORDER BY e.seq) AS rn,
        e.kind = 'fill' AND EXISTS (
            SELECT 1 FROM r_fills AS f
            WHERE f.shard = e.shard AND f.trade_id = e.trade_id AND f.void_seq IS NOT NULL)
            AS voided
-FROM r_position_events AS e
-ORDER BY rn;
+FROM r_position_events AS e;
 
 -- The average-cost position of every token after each of its events (positions.py rules 1-4,
 -- step by step): quantity, cost basis, the realized P&L and fees the event booked, the last
