@@ -48,6 +48,7 @@ from polyarb.events.inputs import RawFrame, RestSnapshot
 from polyarb.journal import JournalWriter
 from polyarb.journal.scan import MAX_LINE
 from polyarb.runtime.counters import Counters
+from polyarb.runtime.gcpause import gc_paused
 
 ACTIONS = (PlaceOrders, Unwind, CancelOrders)
 _NEVER = 1 << 62  # a due seq no journal reaches: mid-day checkpoints off
@@ -205,14 +206,16 @@ class EngineLoop:
 
     def _checkpoint_now(self) -> None:
         """Journal the engine's state after everything journaled so far (rule 5a)."""
-        checkpoint = self._state_checkpoint(self.last_seq)
-        if checkpoint is not None:
-            self.last_seq = self.writer.append(checkpoint)
+        with gc_paused():  # the snapshot and the line's check allocate the whole state
+            checkpoint = self._state_checkpoint(self.last_seq)
+            if checkpoint is not None:
+                self.last_seq = self.writer.append(checkpoint)
         self._checkpoint_due = self.last_seq + self._every
 
     def _state_checkpoint(self, at_seq: int) -> StateCheckpoint | None:
         """The engine's checkpoint, or None when its line would be too long (rule 5b)."""
-        checkpoint = self.engine.checkpoint(at_seq, self._ts)
+        with gc_paused():
+            checkpoint = self.engine.checkpoint(at_seq, self._ts)
         if len(checkpoint.state) > MAX_CHECKPOINT_BYTES:
             log.warning("state checkpoint after seq %d not journaled: its state is %d bytes, "
                         "over %d (half the journal readers' line limit)", at_seq,

@@ -48,6 +48,7 @@ from polyarb.events.decisions import StateCheckpoint
 from polyarb.events.inputs import RunStarted
 from polyarb.journal import JournalCorrupt, Problem, iter_records, layout
 from polyarb.journal.scan import MAX_LINE, read_manifest_or_none
+from polyarb.runtime.gcpause import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -220,10 +221,13 @@ def _start_at(root: Path, seq: int, line: bytes) -> Start:
         raise _Unusable("its state does not hash to its state_hash")
     run = last_run_started(root, seq)
     try:
-        engine = Engine.restore(data, config_of_run(run))
+        with gc_paused():  # a restore allocates the whole state at once
+            engine = Engine.restore(data, config_of_run(run))
     except ValueError as exc:  # ConfigError is one too, but config_of_run raised it above
         raise _Unusable(str(exc)) from None
-    if engine.state_hash() != ckpt.state_hash:
+    with gc_paused():
+        same = engine.state_hash() == ckpt.state_hash
+    if not same:
         raise _Unusable("the restored engine does not hash to its state_hash")
     return Start(seq=seq, engine=engine, run_id=None if run is None else run.run_id)
 
