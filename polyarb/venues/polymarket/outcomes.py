@@ -9,8 +9,8 @@
 #    reconciliation (user channel, /data/orders, /data/trades) decides. The one 5xx that
 #    proves a refusal is the venue's documented 503 "Trading is currently disabled/cancel-only"
 #    text on an order post.
-# 2. Idempotent calls (GETs, cancels) retry 425, 429, 502, 503 and 504; order posts never
-#    retry (see clob.py). `verdict` says which.
+# 2. Idempotent calls (GETs, cancels) retry 425, 429, 502, 503 and 504 (`verdict`), and 500
+#    too (clob_replies.should_retry); order posts never retry (see clob.py).
 # 3. Per-order results of a 200 batch map back to client ids by order hash (the orderID the
 #    venue returns is the EIP-712 digest we computed before sending); entries that carry no
 #    known hash map by position when the reply has exactly one entry per order sent; anything
