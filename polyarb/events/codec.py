@@ -7,7 +7,7 @@
 #    docs/journal-format.md is the normative description; change both together.
 # 2. Decoding never guesses: an unknown kind, a newer schema version, a bad checksum or a
 #    malformed line raises a CodecError subclass naming the reason. Older versions are upcast
-#    through UPCASTERS, one step at a time.
+#    through UPCASTERS (upcasts.py), one step at a time.
 # 3. Raw frames take a hot path that never re-encodes the frame: valid JSON is spliced in as is.
 #    embed_text_frame classifies a frame once; its EmbeddedFrame is spliced without a re-check.
 # 4. Verbatim JSON (a raw frame, or any msgspec.Raw field) is embedded only when it is one line of
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -26,6 +25,37 @@ import orjson
 
 from polyarb.events import decisions, inputs
 from polyarb.events.base import Event, Record
+from polyarb.events.codec_errors import DECODE_ERRORS as _DECODE_ERRORS
+from polyarb.events.codec_errors import (
+    ChecksumMismatch,
+    CodecError,
+    MalformedRecord,
+    UnknownKind,
+    UnsupportedVersion,
+)
+from polyarb.events.upcasts import UPCASTERS, Upcaster, upcast_record
+
+# Re-exported: importers name these from the codec (errors in codec_errors, upcasts in upcasts).
+__all__ = [
+    "ALL_KINDS",
+    "FORMAT_VERSION",
+    "UPCASTERS",
+    "ChecksumMismatch",
+    "CodecError",
+    "EmbeddedFrame",
+    "MalformedRecord",
+    "UnknownKind",
+    "UnsupportedVersion",
+    "Upcaster",
+    "decode_event",
+    "decode_record",
+    "embed_text_frame",
+    "encode_event",
+    "encode_raw_frame",
+    "encode_record",
+    "frame_is_embeddable",
+    "split_line",
+]
 
 FORMAT_VERSION = 1
 
@@ -54,49 +84,6 @@ for _cls in ALL_KINDS.values():
 _DECODER = msgspec.json.Decoder(_UNION)
 _ENCODER = msgspec.json.Encoder(decimal_format="string")
 
-Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
-"""(kind, from_version) -> function turning a v(from) field dict into a v(from+1) one.
-
-Values are parsed JSON (ints exact), except fields that are msgspec.Raw in the current class:
-they stay msgspec.Raw, so verbatim JSON is never re-serialised by an upcast.
-"""
-
-# --- order_rejected v1 -> v2 (added `reason_code`) -------------------------------------------
-# A v1 journal's decisions were made by a core that read the venue's words: a rejection whose
-# reason held one of these texts was a FOK/FAK kill and did not count toward the rejected-order
-# rate; every other rejection counted. The upcast gives each v1 rejection a code that the core
-# treats exactly that way, so an old journal replays to the decisions it holds: `killed` for
-# those texts and a counted code otherwise (a 425/429/503 refusal counted then, so it is
-# `other` here, not `rate_limited` / `venue_unavailable`). This is the only place that text
-# matching survives; adapters set the code of new records.
-_V1_KILL_TEXTS = (
-    "FOK orders are filled or killed",
-    "no orders found to match with FAK order",
-    "there are no matching orders",
-)
-_V1_ABSENT_TEXTS = ("not found at the venue",)  # runtime/reconcile.py's reasons then
-_V1_WHOLE_REQUEST = (425, 429, 503)
-
-
-def _order_rejected_v1(fields: dict[str, Any]) -> dict[str, Any]:
-    reason, status = fields.get("reason"), fields.get("http_status")
-    text = reason if isinstance(reason, str) else ""
-    if any(k in text for k in _V1_KILL_TEXTS):
-        code = "killed"
-    elif text.startswith(_V1_ABSENT_TEXTS):
-        code = "absent"
-    elif isinstance(status, int) and 400 <= status < 500 and status not in _V1_WHOLE_REQUEST:
-        code = "invalid"
-    else:
-        code = "other"
-    return {**fields, "reason_code": code}
-
-
-UPCASTERS[("order_rejected", 1)] = _order_rejected_v1
-# order_outcome_unknown v1 -> v2 added the optional `venue_order_id`: a v1 record had none.
-UPCASTERS[("order_outcome_unknown", 1)] = dict
-
 _PARTS_DECODER = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _VALIDATOR = msgspec.json.Decoder(msgspec.Raw)
 
@@ -107,8 +94,6 @@ _ORJSON_DEPTH = 1024  # orjson's nesting limit since 3.9.15 (pinned by tests/eve
 _DEPTH_OPEN = b"[" * (_ORJSON_DEPTH - _MAX_DEPTH)
 _DEPTH_CLOSE = b"]" * (_ORJSON_DEPTH - _MAX_DEPTH)
 _JSON_SPACE = frozenset(b" \t\n\r")
-# Errors a decoder raises on hostile bytes: bad JSON or types, invalid UTF-8, absurd nesting.
-_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 def _raw_fields(cls: type[Event]) -> tuple[tuple[str, object], ...]:
@@ -120,35 +105,6 @@ _RAW_FIELDS = {cls: fields for cls in ALL_KINDS.values() if (fields := _raw_fiel
 
 _CRC_TAIL = b',"crc":"'
 _CRC_LEN = len(_CRC_TAIL) + 8 + 2  # ,"crc":"xxxxxxxx"}
-
-
-class CodecError(ValueError):
-    """A journal line that cannot be turned into an event. `seq` is set when it was readable."""
-
-    def __init__(self, reason: str, seq: int | None = None) -> None:
-        super().__init__(reason if seq is None else f"seq {seq}: {reason}")
-        self.reason = reason
-        self.seq = seq
-
-
-class MalformedRecord(CodecError):
-    """Not a polyarb journal line (bad layout or JSON, or fields of the wrong type).
-
-    Also raised by the encoders for an event that would encode to such a line: a msgspec.Raw
-    field that is empty, not JSON, or not on one line.
-    """
-
-
-class ChecksumMismatch(CodecError):
-    """The line's CRC does not match its bytes: corruption."""
-
-
-class UnknownKind(CodecError):
-    """A kind this version of polyarb does not know (written by a newer polyarb?)."""
-
-
-class UnsupportedVersion(CodecError):
-    """A schema version newer than this polyarb understands for that kind."""
 
 
 def _finish(body: bytes) -> bytes:
@@ -409,28 +365,8 @@ def _decode_slow(seq: int, version: int, body: bytes, error: str | None) -> Even
         )
     if version == cls.SCHEMA_VERSION:
         raise MalformedRecord(f"{kind}: {error}", seq)
-    return _upcast(seq, version, kind, cls, parts)
-
-
-def _upcast(
-    seq: int, version: int, kind: str, cls: type[Event], parts: dict[str, msgspec.Raw]
-) -> Event:
     keep_raw = {name for name, _ in _RAW_FIELDS.get(cls, ())}
-    try:
-        fields = {k: v if k in keep_raw else msgspec.json.decode(v) for k, v in parts.items()}
-    except _DECODE_ERRORS as exc:
-        raise MalformedRecord(f"invalid JSON: {exc}", seq) from None
-    for step in range(version, cls.SCHEMA_VERSION):
-        upcast = UPCASTERS.get((kind, step))
-        if upcast is None:
-            raise UnsupportedVersion(f"no upcaster for {kind} v{step}", seq)
-        fields = upcast(fields)
-    for key in ("seq", "v"):
-        fields.pop(key, None)
-    try:
-        return msgspec.json.decode(msgspec.json.encode(fields), type=cls)
-    except _DECODE_ERRORS as exc:
-        raise MalformedRecord(f"{kind} after upcast: {exc}", seq) from None
+    return upcast_record(seq, version, kind, cls, parts, keep_raw)
 
 
 def encode_event(event: Event) -> bytes:
