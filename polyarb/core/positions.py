@@ -1,4 +1,5 @@
 # Positions and P&L per token, market and neg-risk group, from fills, voids, merges and resolution.
+# Its records (TokenPosition, Booked, ...) are data only, in position_records.py.
 #
 # Rules (units: shares and collateral in micros; a share pays $1 = 1_000_000 micros at most):
 # 1. Average cost, signed quantities. A fill that grows a position adds its cash to the cost
@@ -41,57 +42,13 @@ from polyarb.core.exec_common import (
     prorate,
     utc_day,
 )
+from polyarb.core.position_records import Booked, MarketMeta, TokenPosition, _Hedge, _State
 from polyarb.core.types import BookView
 from polyarb.events.inputs import MarketInfo, Side
 
 __all__ = ["Booked", "Positions", "TokenPosition"]
 
 BookLookup = Callable[[str], BookView | None]
-
-
-class TokenPosition(msgspec.Struct, kw_only=True):
-    """One token's position: signed shares, cost basis, realized P&L and fees paid."""
-
-    qty_micros: int = 0
-    cost_micros: int = 0  # what the open shares cost (negative: proceeds of a short)
-    realized_micros: int = 0
-    fees_shares_micros: int = 0  # withheld on buys
-    fees_collateral_micros: int = 0  # withheld on sells
-    last_price_micros: int | None = None
-
-
-class Booked(msgspec.Struct, kw_only=True):
-    """What one fill did to a token's position, so a void can subtract exactly that."""
-
-    token_id: str
-    qty_micros: int
-    cost_micros: int
-    realized_micros: int
-    fees_shares_micros: int = 0
-    fees_collateral_micros: int = 0
-    voided: bool = False
-
-
-class MarketMeta(msgspec.Struct, kw_only=True):
-    tokens: list[str]
-    yes_token: str
-    group: str | None = None
-    augmented: bool = False
-    winner: str | None = None
-
-
-class _State(msgspec.Struct, kw_only=True):
-    tokens: dict[str, TokenPosition] = msgspec.field(default_factory=dict)
-    booked: dict[str, Booked] = msgspec.field(default_factory=dict)  # by trade id
-    token_market: dict[str, str] = msgspec.field(default_factory=dict)
-    markets: dict[str, MarketMeta] = msgspec.field(default_factory=dict)
-    groups: dict[str, list[str]] = msgspec.field(default_factory=dict)  # sorted market ids
-    daily_realized: dict[str, int] = msgspec.field(default_factory=dict)
-
-
-class _Hedge(msgspec.Struct):
-    hedged: dict[str, int]  # token -> hedged shares
-    sets_micros: int  # number of $1 sets held (share micros == collateral micros)
 
 
 class Positions:
