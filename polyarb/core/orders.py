@@ -24,6 +24,7 @@
 #    OrderAccepted with a different id wins and the guess is undone. Trades on ids that match
 #    nothing still count for positions and wait here for a mapping.
 # 5. The rejection result's detail is the event's RejectCode: the breaker reads only that.
+# The read-only queries (filled, state_of, open_orders, counters...) are in orders_queries.py.
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -38,13 +39,11 @@ from polyarb.core.exec_common import (
 from polyarb.core.order_records import (
     OrderRecord,
     OrdersState,
-    OrderState,
     Role,
     VenueHints,
     expected_fill,
-    order_done,
-    order_state,
 )
+from polyarb.core.orders_queries import OrderQueries
 from polyarb.core.trades import Trades, invalid_trade
 from polyarb.events.decisions import OrderIntent
 from polyarb.events.inputs import (
@@ -63,7 +62,7 @@ __all__ = ["ExecutionConfig", "OrderRecord", "Orders", "UnwindPolicy"]
 TradeEffect = Literal["fill", "void"]
 
 
-class Orders:
+class Orders(OrderQueries):
     """Every order and trade of the run. Mutable; `snapshot()`/`restore()` for the state hash."""
 
     def __init__(self, prefix: str, dust_micros: int, rejection_history: int = 1000) -> None:
@@ -99,56 +98,6 @@ class Orders:
             token_id=intent.token_id, side=intent.side, price_micros=intent.price_micros,
             size_micros=intent.size_micros, order_type=intent.order_type, created_ns=ts_ns)
         self._s.open[cid] = seq
-
-    # ---- queries ----------------------------------------------------------------------
-
-    def get(self, client_order_id: str) -> OrderRecord | None:
-        """The order with this client id, or None."""
-        return self._s.orders.get(client_order_id)
-
-    def filled(self, rec: OrderRecord) -> int:
-        """Shares filled on an order (non-voided trades)."""
-        return self.trades.filled(rec.venue_order_id).size_micros if rec.venue_order_id else 0
-
-    def fill_cost_pico(self, rec: OrderRecord) -> int:
-        """Exact cost of an order's non-voided fills: sum of price_micros * size_micros."""
-        return self.trades.filled(rec.venue_order_id).cost_pico if rec.venue_order_id else 0
-
-    def is_done(self, rec: OrderRecord) -> bool:
-        """True when the order can fill no further (rule 2). Once done, always done."""
-        return order_done(rec, self.filled(rec), self.dust)
-
-    def state_of(self, rec: OrderRecord) -> OrderState:
-        """The order's derived state (rule 2)."""
-        return order_state(rec, self.filled(rec), self.dust)
-
-    def open_orders(self) -> list[OrderRecord]:
-        """Orders that can still fill, oldest first."""
-        return [self._s.orders[c] for c, _ in sorted(self._s.open.items(), key=lambda kv: kv[1])]
-
-    def unknown_outstanding(self) -> int:
-        """Orders whose outcome is unknown (awaiting a late event or reconciliation)."""
-        return sum(1 for c in self._s.open if self._s.orders[c].status == "unknown")
-
-    def resting_orders(self) -> int:
-        """Accepted orders that can still fill (the venue holds them)."""
-        return sum(1 for c in self._s.open if self._s.orders[c].status == "accepted")
-
-    def rejection_times(self) -> list[int]:
-        """Event times (ns) of the most recent rejections, oldest first."""
-        return list(self._s.rejections_ns)
-
-    def rejections_since(self, ts_ns: int) -> int:
-        """Number of rejections at or after ts_ns (event time)."""
-        return sum(1 for t in self._s.rejections_ns if t >= ts_ns)
-
-    def venue_hint(self, client_order_id: str) -> str:
-        """The venue id an unknown outcome named for this order, not yet seen mapped, or ""."""
-        return self._hints.of(client_order_id)
-
-    def counters(self) -> dict[str, int]:
-        """Anomaly counters (duplicates, unknown ids, out-of-order events...), sorted."""
-        return dict(sorted(self._s.counters.items()))
 
     # ---- order events -----------------------------------------------------------------
 
