@@ -33,7 +33,7 @@ import duckdb
 import msgspec
 
 from polyarb.journal import JournalUnreadable, layout, verify_journal
-from polyarb.reports.views import open_journal_db
+from polyarb.reports.views import open_journal_db, snapshot_kinds
 
 REPORTS = ("pnl", "fills", "opportunities", "breaker", "latency", "feed", "audit")
 FORMATS = ("table", "csv", "json", "markdown")
@@ -184,14 +184,27 @@ def verify_roots(roots: Sequence[str | os.PathLike[str]]) -> list[str]:
 
 
 
-def open_report_db(roots: Sequence[str | os.PathLike[str]]) -> duckdb.DuckDBPyConnection:
+def open_report_db(roots: Sequence[str | os.PathLike[str]], *,
+                   use_sealed: bool = True) -> duckdb.DuckDBPyConnection:
     """A connection over the journal roots (shards) with _common.sql loaded.
+
+    Days read from NDJSON have their non-frame kinds read once into a temp table first
+    (views.snapshot_kinds): _common.sql's tables would otherwise each parse every segment again.
+
+    Args:
+        roots: the journal roots (shards).
+        use_sealed: read sealed days from their Parquet copy (false: from their segments).
 
     Raises:
         JournalQueryError: a root that does not exist or holds no days.
     """
-    con = open_journal_db(list(roots))
-    con.execute(sql_text("_common"))
+    con = open_journal_db(list(roots), use_sealed=use_sealed)
+    try:
+        snapshot_kinds(con)
+        con.execute(sql_text("_common"))
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
