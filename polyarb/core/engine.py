@@ -25,9 +25,10 @@
 #    (polyarb/core/engine_breaker.py).
 # 7. snapshot() is canonical (sorted keys); restore(snapshot()) continues identically; state_hash
 #    is the SHA-256 of the snapshot bytes. Config is not state: restore takes it as an argument.
+#    The state side (stats, snapshot, checkpoint, loading a snapshot) is engine_state.py's
+#    EngineState, a base class: cold code, kept off the per-frame path.
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -37,13 +38,14 @@ from polyarb.core import detection, risk
 from polyarb.core.breaker import Breaker
 from polyarb.core.config import EngineConfig
 from polyarb.core.engine_breaker import BreakerWatch
+from polyarb.core.engine_state import SNAPSHOT_VERSION, EngineState, Sig
 from polyarb.core.engine_views import CrossedView, MarketContext, PendingExposure
 from polyarb.core.exec_common import Step
 from polyarb.core.execution import Execution
 from polyarb.core.lots import fit_to_cents
 from polyarb.core.marketdata import CROSSED, CROSSED_SNAPSHOT, MarketData
 from polyarb.core.markets import MarketRegistry
-from polyarb.core.stats import RunCounters, RunStats
+from polyarb.core.stats import RunCounters
 from polyarb.core.types import Block, BookView, Candidate
 from polyarb.core.wire_types import (
     MarketResolved,
@@ -57,7 +59,6 @@ from polyarb.events.decisions import (
     MarketRejected,
     OpportunityBlocked,
     OpportunityDetected,
-    StateCheckpoint,
 )
 from polyarb.events.inputs import (
     CancelFailed,
@@ -74,17 +75,13 @@ from polyarb.events.inputs import (
     TradeUpdated,
 )
 
-SNAPSHOT_VERSION = 1
 _VENUE_EVENTS = (OrderAccepted, OrderRejected, OrderOutcomeUnknown, OrderCancelled,
                  CancelFailed, OrderUpdated, TradeUpdated)
 _CROSSED = (CROSSED, CROSSED_SNAPSHOT)
 _POSITION_RESULTS = ("fill", "fill_voided", "resolved")
 
-Sig = tuple[int, tuple[int, ...]]
-"""Dedupe signature of a candidate: its size and each leg's limit price."""
 
-
-class Engine:
+class Engine(EngineState):
     """The reducer. Mutable, like h11's Connection; deterministic, like a pure function.
 
     Args:
@@ -339,52 +336,6 @@ class Engine:
             out.extend(self._watch.results(step.results, ev.ts_recv_ns, seq))
         return out
 
-    # ---- state -----------------------------------------------------------------------------
-
-    def stats(self) -> RunStats:
-        """The seed's statistics line, from state only (render it with stats.render)."""
-        pos = self.execution.positions
-        total = pos.realized_micros() + pos.unrealized_micros(self.md.book)
-        cfg = self.config.breaker
-        loss = self.breaker.day_loss_micros()
-        return self.counters.stats(
-            self.execution.outcome_counts(), total, loss, cfg.max_daily_loss_micros,
-            pos.open_positions(), cfg.max_open_positions)
-
-    def snapshot(self) -> dict[str, Any]:
-        """The whole state as canonical JSON-able data (config excluded)."""
-        return {
-            "version": SNAPSHOT_VERSION,
-            "registry": self.registry.snapshot(),
-            "market_data": self.md.snapshot(),
-            "breaker": self.breaker.snapshot(),
-            "execution": self.execution.snapshot(),
-            "counters": self.counters.snapshot(),
-            "opp_no": self._opp_no,
-            "last_sig": {m: {k: [v[0], list(v[1])] for k, v in sorted(sigs.items())}
-                         for m, sigs in sorted(self._last_sig.items())},
-        }
-
-    def snapshot_bytes(self) -> bytes:
-        """snapshot() encoded canonically (sorted keys)."""
-        return msgspec.json.encode(self.snapshot(), order="sorted")
-
-    def state_hash(self) -> str:
-        """SHA-256 (hex) of snapshot_bytes()."""
-        return hashlib.sha256(self.snapshot_bytes()).hexdigest()
-
-    def checkpoint(self, at_seq: int, ts_recv_ns: int) -> StateCheckpoint:
-        """A StateCheckpoint record of the current state (after folding `at_seq`).
-
-        Args:
-            at_seq: the seq of the last input folded.
-            ts_recv_ns: the record's time (the shell's, e.g. the day roll's).
-        """
-        data = self.snapshot_bytes()
-        return StateCheckpoint(ts_recv_ns=ts_recv_ns, at_seq=at_seq,
-                               state_hash=hashlib.sha256(data).hexdigest(),
-                               state=msgspec.Raw(data))
-
     @classmethod
     def restore(cls, data: dict[str, Any] | bytes, config: EngineConfig | None = None) -> Engine:
         """Rebuild an engine from snapshot() (or its bytes); it continues identically.
@@ -401,18 +352,5 @@ class Engine:
         if snap.get("version") != SNAPSHOT_VERSION:
             raise ValueError(f"unsupported engine snapshot version {snap.get('version')!r}")
         eng = cls(config)
-        try:
-            eng.registry = MarketRegistry.restore(snap["registry"])
-            eng.md = MarketData.restore(snap["market_data"])
-            eng.breaker = Breaker.restore(snap["breaker"], eng.config.breaker)
-            eng.execution = Execution.restore(snap["execution"], eng.config.execution)
-            eng.counters = RunCounters.restore(snap["counters"])
-            eng._opp_no = int(snap["opp_no"])
-            eng._last_sig = {m: {k: (int(v[0]), tuple(int(x) for x in v[1]))
-                                 for k, v in sigs.items()}
-                             for m, sigs in snap["last_sig"].items()}
-        except (KeyError, TypeError, IndexError, msgspec.ValidationError) as exc:
-            raise ValueError(f"malformed engine snapshot: {exc!r}") from exc
-        eng._ctx = MarketContext(eng.md, eng.registry)
-        eng._watch = BreakerWatch(eng.breaker, eng.execution, eng.md)
+        eng._load(snap)
         return eng
