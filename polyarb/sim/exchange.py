@@ -32,11 +32,11 @@ from polyarb.events.inputs import MarketInfo, OrderUpdateType, Side
 from polyarb.sim import errors as E
 from polyarb.sim import fills as F
 from polyarb.sim.accounts import COLLATERAL, Ledger
+from polyarb.sim.market_admin import retick
 from polyarb.sim.markets import Ids, MarketRegistry
 from polyarb.sim.model import (
     MICROS,
     SECOND_NS,
-    VALID_TICKS_MICROS,
     Market,
     Order,
     OrderRequest,
@@ -51,7 +51,6 @@ from polyarb.sim.records import (
     OrderEvent,
     PlaceResult,
     SimEvent,
-    TickSizeChange,
     TradeEvent,
 )
 from polyarb.sim.settlement import Settlement
@@ -102,15 +101,7 @@ class Exchange(Queries):
         Raises:
             SimError: unknown market or a tick the venue does not use.
         """
-        market = self.markets.get(condition_id)
-        if tick_micros not in VALID_TICKS_MICROS:
-            raise E.SimError(f"unknown tick size {tick_micros}")
-        old, market.tick_micros = market.tick_micros, tick_micros
-        if old != tick_micros:
-            for token in (market.yes_token, market.no_token):
-                self._events.append(TickSizeChange(
-                    market=condition_id, asset_id=token, old_tick_micros=old,
-                    new_tick_micros=tick_micros, ts_ns=now_ns))
+        self._events.extend(retick(self.markets.get(condition_id), tick_micros, now_ns))
 
     def set_market_status(self, condition_id: str, now_ns: int, *, accepting_orders: bool,
                           closed: bool = False) -> None:
