@@ -105,12 +105,10 @@ def measure(root: Path, n: int, repeat: int, sealed: bool) -> dict[str, Any]:
 
 def report_pnl(root: Path, sealed: bool) -> int:
     """`polyarb report pnl` over the whole journal, on one source (rule 1); returns its rows."""
-    from polyarb.reports import open_journal_db
-    from polyarb.reports.run_report import Window, sql_text, variables_sql
+    from polyarb.reports.run_report import Window, open_report_db, sql_text, variables_sql
 
-    con = open_journal_db(root, use_sealed=sealed)
+    con = open_report_db([root], use_sealed=sealed)  # the command's connection, _common.sql run
     try:
-        con.execute(sql_text("_common"))
         con.execute(variables_sql(Window()))
         return len(con.sql(sql_text("pnl")).fetchall())
     finally:
