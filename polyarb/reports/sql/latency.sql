@@ -16,14 +16,18 @@
 --   samples                 how many
 --   p50_ms, p90_ms, p99_ms  percentiles (nearest sample), exact milliseconds
 --   max_ms                  the slowest
-WITH frames AS (
+WITH decided AS (
+    SELECT shard, ts_recv_ns, cause_seq FROM place_orders
+    UNION ALL SELECT shard, ts_recv_ns, cause_seq FROM unwind
+), causes AS MATERIALIZED (  -- only the frames that caused a decision, read once
+    SELECT f.shard, f.seq, f.frame FROM raw_frame AS f
+    WHERE f.seq IN (SELECT cause_seq FROM decided)
+), frames AS (
     SELECT p.shard, p.ts_recv_ns AS end_ns,
            p.ts_recv_ns - 1000000 * TRY_CAST(coalesce(f.frame ->> '$.timestamp',
                                                       f.frame ->> '$[0].timestamp') AS BIGINT)
                AS ns
-    FROM (SELECT shard, ts_recv_ns, cause_seq FROM place_orders
-          UNION ALL SELECT shard, ts_recv_ns, cause_seq FROM unwind) AS p
-    JOIN raw_frame AS f ON f.shard = p.shard AND f.seq = p.cause_seq
+    FROM decided AS p JOIN causes AS f ON f.shard = p.shard AND f.seq = p.cause_seq
 ), answers AS (
     SELECT shard, client_order_id, min(ts_recv_ns) AS ts FROM (
         SELECT shard, client_order_id, ts_recv_ns FROM order_accepted
