@@ -183,7 +183,6 @@ def verify_roots(roots: Sequence[str | os.PathLike[str]]) -> list[str]:
     return notes
 
 
-
 def open_report_db(roots: Sequence[str | os.PathLike[str]], *,
                    use_sealed: bool = True) -> duckdb.DuckDBPyConnection:
     """A connection over the journal roots (shards) with _common.sql loaded.

@@ -192,7 +192,8 @@ class EngineLoop:
         """The journal's day-roll hook (rule 5); the next mid-day one counts from it (5a)."""
         if self._every:
             self._checkpoint_due = at_seq + self._every
-        return self._state_checkpoint(at_seq)
+        with gc_paused():  # the snapshot allocates the whole state (the writer encodes it)
+            return self._state_checkpoint(at_seq)
 
     def schedule_checkpoints(self, every: int, since: int = 0) -> None:
         """Journal a state_checkpoint once `every` records followed the latest one (rule 5a).
@@ -214,8 +215,7 @@ class EngineLoop:
 
     def _state_checkpoint(self, at_seq: int) -> StateCheckpoint | None:
         """The engine's checkpoint, or None when its line would be too long (rule 5b)."""
-        with gc_paused():
-            checkpoint = self.engine.checkpoint(at_seq, self._ts)
+        checkpoint = self.engine.checkpoint(at_seq, self._ts)
         if len(checkpoint.state) > MAX_CHECKPOINT_BYTES:
             log.warning("state checkpoint after seq %d not journaled: its state is %d bytes, "
                         "over %d (half the journal readers' line limit)", at_seq,
