@@ -12,7 +12,8 @@
 # 3. Idempotent calls (GET, DELETE) retry 425/429/500/502/503/504 and transport failures with
 #    exponential backoff (honouring Retry-After), at most RetryPolicy.attempts times: a single
 #    transient 500 at startup must not stop a run. POSTs (orders, API keys, heartbeats) are sent
-#    exactly once: a lost reply is an UNKNOWN outcome. clob_replies.should_retry decides.
+#    exactly once: a lost reply is an UNKNOWN outcome. clob_replies.should_retry decides, by
+#    outcomes.verdict (the one table of retried statuses, outcomes.py rule 2).
 # 4. L2 requests sign timestamp + METHOD + path (no query) + the exact body bytes sent; the
 #    timestamp is the injected clock plus the offset learned by `sync_time`. Every request
 #    first waits for its rate-limit slot (ratelimit.py).

@@ -4,9 +4,9 @@
 #
 # Rules:
 # 1. Pure: no I/O, no clock (a snapshot's ts_recv_ns is an argument). Nothing here sends.
-# 2. Retries (clob.py rule 3): only idempotent calls (GET, DELETE) retry, on no response, on the
-#    statuses outcomes.verdict says to retry (425/429/502/503/504) and on 500, which on a read
-#    or a cancel proves nothing and is usually transient. A POST is never retried here: its lost
+# 2. Retries (clob.py rule 3): `should_retry` is outcomes.verdict's "retry" and keeps no table
+#    of its own (outcomes.py rule 2 holds the statuses): only idempotent calls (GET, DELETE)
+#    retry, on no response and on 425/429/500/502/503/504. A POST is never retried: its lost
 #    reply is an UNKNOWN outcome that reconciliation settles.
 # 3. JSON numbers are decoded exactly (int or Decimal, never float) when a caller reads amounts;
 #    amounts must be exact decimal text or base-unit digits, else a ClobError.
@@ -32,8 +32,6 @@ from polyarb.venues.polymarket.credentials import ApiCredentials
 from polyarb.venues.polymarket.outcomes import Redactor, Reply, reply_reason, verdict
 
 _EXACT_JSON: Final = msgspec.json.Decoder(float_hook=Decimal)  # JSON numbers never via float
-# Statuses an idempotent call retries beyond outcomes.verdict's "retry" (rule 2).
-IDEMPOTENT_ALSO_RETRIED: Final = frozenset({500})
 
 
 class ClobError(VenueError):
@@ -67,10 +65,7 @@ def should_retry(status: int | None, *, idempotent: bool) -> bool:
         status: the HTTP status, or None when no response arrived.
         idempotent: the call was a GET or DELETE.
     """
-    if not idempotent:
-        return False
-    return (status is None or status in IDEMPOTENT_ALSO_RETRIED
-            or verdict(status, idempotent=True) == "retry")
+    return verdict(status, idempotent=idempotent) == "retry"
 
 
 def retry_after_s(response: httpx.Response) -> float:

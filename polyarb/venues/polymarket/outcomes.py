@@ -9,8 +9,11 @@
 #    reconciliation (user channel, /data/orders, /data/trades) decides. The one 5xx that
 #    proves a refusal is the venue's documented 503 "Trading is currently disabled/cancel-only"
 #    text on an order post.
-# 2. Idempotent calls (GETs, cancels) retry 425, 429, 502, 503 and 504 (`verdict`), and 500
-#    too (clob_replies.should_retry); order posts never retry (see clob.py).
+# 2. Which replies are retried lives here, in `verdict` and RETRY_STATUSES, and nowhere else:
+#    an idempotent call (GET, DELETE) retries no response, 425, 429, 500, 502, 503 and 504
+#    (on a read or a cancel they prove nothing and are usually transient); a call that is not
+#    idempotent (an order post) never gets "retry", so its 500 or lost reply stays UNKNOWN
+#    (rule 1) for reconciliation to settle. clob_replies.should_retry only asks `verdict`.
 # 3. Per-order results of a 200 batch map back to client ids by order hash (the orderID the
 #    venue returns is the EIP-712 digest we computed before sending); entries that carry no
 #    known hash map by position when the reply has exactly one entry per order sent; anything
@@ -49,7 +52,8 @@ from polyarb.events.inputs import (
 )
 
 Verdict = Literal["ok", "rejected", "unknown", "retry"]
-RETRY_STATUSES: Final = frozenset({425, 429, 502, 503, 504})
+# The statuses an idempotent call retries (rule 2); never consulted for an order post.
+RETRY_STATUSES: Final = frozenset({425, 429, 500, 502, 503, 504})
 MAX_TEXT: Final = 300
 _CLIPPED: Final = "..."  # what clip() puts after a cut text
 VERSION_MISMATCH: Final = "order_version_mismatch"
@@ -133,13 +137,20 @@ class Redactor:
 
 
 def verdict(status: int | None, *, idempotent: bool) -> Verdict:
-    """Classify an HTTP status (None: no response) per rules 1-2."""
+    """Classify an HTTP status per rules 1-2: what the reply proves, or that it is retried.
+
+    Args:
+        status: the HTTP status, or None when no response arrived.
+        idempotent: the call was a GET or DELETE. Only such a call ever gets "retry" (no
+            response, or a status in RETRY_STATUSES); an order post's same reply is "unknown"
+            (or "rejected" for a 4xx), never retried.
+    """
+    if idempotent and (status is None or status in RETRY_STATUSES):
+        return "retry"
     if status is None:
         return "unknown"
     if 200 <= status < 300:
         return "ok"
-    if idempotent and status in RETRY_STATUSES:
-        return "retry"
     if 400 <= status < 500 and status != 408:
         return "rejected"
     return "unknown"

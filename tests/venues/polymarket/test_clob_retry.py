@@ -1,4 +1,5 @@
-# ClobClient retries (clob.py rule 3, clob_replies.should_retry) over httpx.MockTransport:
+# ClobClient retries (clob.py rule 3, clob_replies.should_retry, which is outcomes.verdict's
+# "retry") over httpx.MockTransport:
 # idempotent calls (GET, DELETE) retry 425/429/500/502/503/504 and transport failures with
 # backoff (honouring Retry-After) up to RetryPolicy.attempts, then fail with a clear ClobError;
 # POSTs (orders, heartbeats, API keys) are sent exactly once whatever the answer.
@@ -8,10 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from polyarb.venues.base import VenueError
 from polyarb.venues.polymarket.clob import ClobError
 from polyarb.venues.polymarket.clob_replies import should_retry
+from polyarb.venues.polymarket.outcomes import verdict
 from tests.venues.polymarket.recorded.harness import (
     API_KEY,
     PASSPHRASE,
@@ -161,3 +165,12 @@ def test_clob_create_api_key_500_on_derive_get_is_retried() -> None:
 def test_should_retry_idempotent_only_transient_statuses(status: int | None, idempotent: bool,
                                                          expected: bool) -> None:
     assert should_retry(status, idempotent=idempotent) is expected
+
+
+@given(status=st.one_of(st.none(), st.integers(100, 599)), idempotent=st.booleans())
+def test_should_retry_is_exactly_the_verdict_retry(status: int | None, idempotent: bool) -> None:
+    # one table (outcomes.py rule 2): should_retry adds no status of its own
+    retried = should_retry(status, idempotent=idempotent)
+
+    assert retried is (verdict(status, idempotent=idempotent) == "retry")
+    assert not retried or idempotent

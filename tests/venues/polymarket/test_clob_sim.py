@@ -190,3 +190,40 @@ def test_sim_single_500_on_first_get_does_not_stop_a_live_start() -> None:
             finally:
                 await backend.close()
     run(main)
+
+
+# A fault seed whose http500 draws (rate 0.5) go: miss, miss (the API key set-up), hit (the order
+# post), hit, miss (the open-orders GET and its retry), miss (a second order post), hit, miss (the
+# cancel and its retry), then miss four times; checked in the test, not assumed.
+_POST_GET_DELETE_SEED = "post-500-5478"
+
+
+def test_sim_500_unknown_on_order_post_retried_on_get_and_delete() -> None:
+    from polyarb.sim.server.config import FaultConfig
+    from polyarb.sim.server.faults import Faults
+
+    draws = Faults(FaultConfig(seed=_POST_GET_DELETE_SEED, http500=0.5), "unused")
+    assert [draws.hit("http500") for _ in range(12)] == [
+        False, False, True, True, False, False, True, False, False, False, False, False]
+
+    async def main() -> None:
+        async with sim_server(http500=0.5, seed=_POST_GET_DELETE_SEED) as server:  # type: ignore[arg-type]
+            sleep = FakeSleep()
+            venue = await sim_venue(server, sleep=sleep)
+            faults = server.venue.faults
+            [lost] = await venue.place(batch(intent("lost", token=_yes(server), price=50_000,
+                                                    size=10_000_000)))
+            assert isinstance(lost, OrderOutcomeUnknown) and "http 500" in lost.reason
+            assert faults.counts["http500"] == 1 and sleep.delays == []  # posted once
+
+            listed = await venue.open_orders()  # GET: its 500 is retried
+            assert faults.counts["http500"] == 2 and sleep.delays == [1.0]
+            assert not [e for e in listed if isinstance(e, OrderUpdated)]  # 500 before handler
+
+            [rest] = await venue.place(batch(intent("rest", token=_yes(server), price=50_000,
+                                                    size=10_000_000)))
+            [cancelled] = await venue.cancel(["rest"])  # DELETE: its 500 is retried
+            assert isinstance(rest, OrderAccepted) and isinstance(cancelled, OrderCancelled)
+            assert faults.counts["http500"] == 3 and sleep.delays == [1.0, 1.0]
+            await venue.close()
+    run(main)

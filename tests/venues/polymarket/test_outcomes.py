@@ -19,6 +19,7 @@ from polyarb.events.inputs import (
 )
 from polyarb.venues.polymarket.outcomes import (
     MAX_TEXT,
+    RETRY_STATUSES,
     Entry,
     Redactor,
     Reply,
@@ -45,13 +46,27 @@ TS = 123
     (425, False, "rejected"), (429, False, "rejected"),
     (425, True, "retry"), (429, True, "retry"), (503, True, "retry"), (502, True, "retry"),
     (504, True, "retry"),
-    (408, False, "unknown"), (500, False, "unknown"), (500, True, "unknown"),
-    (503, False, "unknown"), (502, False, "unknown"), (301, False, "unknown"),
-    (None, False, "unknown"), (None, True, "unknown"),
+    (500, True, "retry"), (None, True, "retry"),
+    (408, False, "unknown"), (500, False, "unknown"), (408, True, "unknown"),
+    (501, True, "unknown"), (505, True, "unknown"),
+    (503, False, "unknown"), (502, False, "unknown"), (504, False, "unknown"),
+    (301, False, "unknown"), (None, False, "unknown"),
 ])
 def test_verdict_table_status_gives_documented_class(status: int | None, idempotent: bool,
                                                      expected: str) -> None:
     assert verdict(status, idempotent=idempotent) == expected
+
+
+@given(status=st.one_of(st.none(), st.integers(100, 599)))
+def test_verdict_idempotent_call_differs_from_a_post_only_by_retrying(status: int | None) -> None:
+    # rule 2: the idempotent flag only turns some replies into "retry"; an order post's
+    # classification (what its reply proves) is the same table without that column
+    post, read = verdict(status, idempotent=False), verdict(status, idempotent=True)
+
+    assert post != "retry"
+    assert read == post or read == "retry"
+    assert (read == "retry") is (status is None or status in RETRY_STATUSES)
+    assert (read == "retry") is (status in (None, 425, 429, 500, 502, 503, 504))
 
 
 @pytest.mark.parametrize(("obj", "expected"), [
