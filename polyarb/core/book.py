@@ -14,7 +14,8 @@
 #    `drop` (tick size change) also forgets the levels. The book records state; MarketData
 #    decides when to break and emits the decisions.
 # 4. snapshot() is canonical plain data (bids best-first descending, asks ascending, ints and
-#    strings only), so equal books give equal snapshots and hashes; restore() inverts it.
+#    strings only; levels are tuples, which encode as the JSON arrays lists would), so equal
+#    books give equal snapshots and hashes; restore() inverts it, from tuples or decoded lists.
 # 5. Hot readers (detection, apply_changes) read three plain attributes instead of calling
 #    methods: `live` (usable), `top_bid` (best bid, 0 when there are no bids) and `top_ask`
 #    (best ask, 1e6 when there are no asks): the venue's own convention for an empty side.
@@ -185,7 +186,11 @@ class Book:
     # --- canonical state ------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        """Canonical JSON-able state: levels sorted best first, ints and strings only."""
+        """Canonical JSON-able state: levels sorted best first, ints and strings only.
+
+        Levels and the last trade / venue quote are tuples: JSON arrays, so the encoding is the
+        one lists would give, without building a list per level (a checkpoint holds millions).
+        """
         return {
             "token_id": self.token_id,
             "state": self._state,
@@ -194,18 +199,23 @@ class Book:
             "tick_size_micros": self.tick_size_micros,
             "last_update_ns": self.last_update_ns,
             "ts_venue_ns": self.ts_venue_ns,
-            "last_trade": None if self.last_trade is None else list(self.last_trade),
-            "venue_quote": None if self.venue_quote is None else list(self.venue_quote),
-            "bids": [[p, s] for p, s in self.bids_descending()],
-            "asks": [[p, s] for p, s in self.asks_ascending()],
+            "last_trade": self.last_trade,
+            "venue_quote": self.venue_quote,
+            # Copies of the cached depth lists (a C-level copy), so a caller cannot edit the cache.
+            "bids": list(self.bids_descending()),
+            "asks": list(self.asks_ascending()),
         }
 
     @classmethod
     def restore(cls, data: dict[str, Any]) -> Book:
-        """Rebuild a book from snapshot() output."""
+        """Rebuild a book from snapshot() output (or its JSON decoded).
+
+        Raises:
+            TypeError: a level is not a pair of ints (KeyError: a field is missing).
+        """
         book = cls(data["token_id"])
-        bids = book._bids = {int(p): int(s) for p, s in data["bids"]}
-        asks = book._asks = {int(p): int(s) for p, s in data["asks"]}
+        bids = book._bids = _int_levels(data["bids"])
+        asks = book._asks = _int_levels(data["asks"])
         book.top_bid = max(bids) if bids else 0
         book.top_ask = min(asks) if asks else MICROS
         book._state = _STATES[data["state"]]
@@ -220,6 +230,18 @@ class Book:
         quote = data["venue_quote"]
         book.venue_quote = None if quote is None else (quote[0], quote[1])
         return book
+
+
+def _int_levels(pairs: Iterable[Sequence[int]]) -> dict[int, int]:
+    # dict() and map(type, ...) run in C: a per-level int() in Python was most of a restore.
+    # Exact type checks: an int subclass (bool) or a float / string is a malformed snapshot.
+    levels: dict[int, int] = dict(pairs)  # type: ignore[arg-type]
+    if not {*map(type, levels), *map(type, levels.values())} <= _INT_ONLY:
+        raise TypeError(f"book levels must be [price, size] int pairs, got {pairs!r:.80}")
+    return levels
+
+
+_INT_ONLY = frozenset((int,))
 
 
 _STATES: dict[str, BookState] = {EMPTY: EMPTY, LIVE: LIVE, BROKEN: BROKEN}
