@@ -102,7 +102,7 @@ class EngineState:
             self._last_sig = {m: {k: (int(v[0]), tuple(int(x) for x in v[1]))
                                   for k, v in sigs.items()}
                               for m, sigs in snap["last_sig"].items()}
-        except (KeyError, TypeError, IndexError, msgspec.ValidationError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, msgspec.ValidationError) as exc:
             raise ValueError(f"malformed engine snapshot: {exc!r}") from exc
         self._ctx = MarketContext(self.md, self.registry)
         self._watch = BreakerWatch(self.breaker, self.execution, self.md)
