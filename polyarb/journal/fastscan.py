@@ -5,14 +5,14 @@
 #    a line passes the fast check only when the reference path accepts it with the same result.
 #    Anything else (an uppercase CRC, an older schema version to upcast, a line that is not a
 #    record at all) is left to the reference path, which raises the same errors as before.
-# 2. A checked line has the canonical envelope `{"seq":<seq>,"v":<V>,...,"crc":"<8 lowercase
-#    hex>"}` with the expected seq, its kind's current schema version V, and a CRC-32 that
-#    matches every byte before `,"crc":` (docs/journal-format.md): one format, one CRC and a few
-#    byte comparisons per line. Most kinds share one version (SHARED_VERSION): a line at it is
-#    current unless its kind is one of the few at another version (`"kind":"<tag>"` follows the
-#    version, so one prefix test tells); a line at another version must name one of those kinds
-#    at its current version. Anything else (an older line to upcast) takes the reference path.
-#    raw_frame lines, nearly all of a journal, are told by one prefix test that includes the kind.
+# 2. A checked line has the canonical envelope `{"seq":<seq>,"v":<V>,"kind":"<tag>",...,"crc":
+#    "<8 lowercase hex>"}` with the expected seq, V its kind's current schema version, and a
+#    CRC-32 that matches every byte before `,"crc":` (docs/journal-format.md): one format, one
+#    CRC and a few byte comparisons per line. The version is looked up per kind in
+#    CURRENT_VERSIONS (kind -> current V, built from the event registry, codec.ALL_KINDS), so a
+#    line at any other version (an older one to upcast, a newer one to refuse) is left to the
+#    reference path whichever kinds get bumped. raw_frame lines, nearly all of a journal, are
+#    told by one prefix test that holds their current version and kind (from the same table).
 # 3. A checked line decodes whole with `decode` (the codec's union decoder): the envelope's
 #    seq, v and crc are not event fields and are skipped (decode_record decodes the same bytes
 #    minus the crc), so no slicing, no Record, no Python-level envelope parse per line. If it
@@ -35,20 +35,11 @@ for _cls in ALL_KINDS.values():
 decode: Callable[[bytes], Event] = msgspec.json.Decoder(_UNION).decode
 """The codec's decoder (same union, same options) for lines checked_run vouched for (rule 3)."""
 
-_VERSIONS = sorted(cls.SCHEMA_VERSION for cls in ALL_KINDS.values())
-SHARED_VERSION: int | None = max(_VERSIONS, key=_VERSIONS.count)  # ties: the lowest
-"""The schema version most kinds are at (rule 2); None makes no line fast."""
+CURRENT_VERSIONS: dict[bytes, bytes] = {
+    tag.encode(): b"%d" % cls.SCHEMA_VERSION for tag, cls in sorted(ALL_KINDS.items())}
+"""Each kind's tag -> its current schema version as written (rule 2). Empty: no line is fast."""
 
-_ODD = sorted((tag, cls.SCHEMA_VERSION) for tag, cls in ALL_KINDS.items()
-              if cls.SCHEMA_VERSION != SHARED_VERSION)
-_ODD_KINDS = tuple(b'%s"' % tag.encode() for tag, _ in _ODD)
-"""After `"v":<SHARED_VERSION>,"kind":"`: kinds at another version, so the line is to upcast."""
-_ODD_CURRENT = tuple(b'%d,"kind":"%s"' % (v, tag.encode()) for tag, v in _ODD)
-"""After `"v":`: the current lines of those kinds."""
-
-_HOT = b'raw_frame"' if ALL_KINDS["raw_frame"].SCHEMA_VERSION == SHARED_VERSION else b"\0"
-"""The kind of nearly every line, tested first; a NUL never matches when it is not current."""
-
+_HOT_KIND = b"raw_frame"  # the kind of nearly every line, tested first with one prefix test
 _CRC_LEN = 18  # ,"crc":"xxxxxxxx"}
 
 
@@ -64,23 +55,19 @@ def checked_run(lines: list[bytes], start: int, seq: int) -> int:
         The index of the first line from `start` on that fails the fast check (len(lines) when
         none does); the reference path decides about that line.
     """
-    if SHARED_VERSION is None:
+    current = CURRENT_VERSIONS
+    if not current:
         return start
-    crc32, odd, odd_current = zlib.crc32, _ODD_KINDS, _ODD_CURRENT
-    # `"kind"` right after `"v"` (the canonical layout): else the odd-kind test could miss
-    head = b'{"seq":%d,"v":' + b'%d,"kind":"' % SHARED_VERSION
-    hot = head + _HOT  # the bulk of a journal: one prefix test, as with a single version
+    crc32 = zlib.crc32
+    hot_v = current.get(_HOT_KIND)
+    # `%%d` stays the seq's placeholder; a line never starts with NUL, so no hot kind: no match
+    hot = b'{"seq":%%d,"v":%s,"kind":"%s"' % (hot_v, _HOT_KIND) if hot_v else b"\0%d"
     i, end = start, len(lines)
     while i < end:
         line = lines[i]
-        if not line.startswith(hot % seq):
-            shared = head % seq
-            if line.startswith(shared):
-                if odd and line.startswith(odd, len(shared)):
-                    return i
-            elif not odd_current or not _at_current(line, b'{"seq":%d,"v":' % seq,
-                                                    odd_current):
-                return i
+        if not line.startswith(hot % seq) and not _at_current(
+                line, b'{"seq":%d,"v":' % seq, current):
+            return i
         if line[-_CRC_LEN:] != b',"crc":"%08x"}' % crc32(line[:-_CRC_LEN]):
             return i
         i += 1
@@ -88,8 +75,16 @@ def checked_run(lines: list[bytes], start: int, seq: int) -> int:
     return end
 
 
-def _at_current(line: bytes, vhead: bytes, current: tuple[bytes, ...]) -> bool:
-    return line.startswith(vhead) and line.startswith(current, len(vhead))
+def _at_current(line: bytes, vhead: bytes, current: dict[bytes, bytes]) -> bool:
+    """Whether `line` starts `vhead<V>,"kind":"<tag>"` with V the tag's current version."""
+    if not line.startswith(vhead):
+        return False
+    at = len(vhead)
+    comma = line.find(b',"kind":"', at)  # `"kind"` right after `"v"`, else V holds more
+    if comma < 0:
+        return False
+    quote = line.find(b'"', comma + 9)
+    return quote > 0 and current.get(line[comma + 9 : quote]) == line[at:comma]
 
 
 def seq_run(lines: list[bytes], start: int, seq: int) -> int:

@@ -2,7 +2,7 @@
 # reference path it replaced: the scanner against a model of its rules, iter_records against
 # the per-line reference read (reader._lines + codec.decode_record) on damaged journals, and
 # replay with the fast path on against replay with every line taking the reference decode
-# (fastscan.SHARED_VERSION = None), on the standard journal and on generated ones.
+# (fastscan.CURRENT_VERSIONS = {}), on the standard journal and on generated ones.
 from __future__ import annotations
 
 import re
@@ -75,7 +75,7 @@ def _outcome(read: Callable[[], Iterator[Any]]) -> tuple[list[Any], list[Problem
 
 def _replay_slow(root: Path) -> ReplayResult:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fastscan, "SHARED_VERSION", None)
+        mp.setattr(fastscan, "CURRENT_VERSIONS", {})
         return replay_journal(root)
 
 
@@ -86,11 +86,10 @@ def _same_replay(a: ReplayResult, b: ReplayResult) -> None:
 # ---- the fast path is on, and reads what the reference path reads -----------------------------
 
 
-def test_fastscan_every_kind_shares_one_schema_version_so_every_line_is_fast(
-        journal: Path) -> None:
+def test_fastscan_every_line_at_its_kinds_current_version_is_fast(journal: Path) -> None:
     blocks = list(reader.iter_blocks(journal))
 
-    assert fastscan.SHARED_VERSION == 1
+    assert fastscan.CURRENT_VERSIONS[b"raw_frame"] == b"1"
     assert all(b.fast for b in blocks)
     assert sum(len(b.lines) for b in blocks) == sum(1 for _ in iter_lines(journal))
 
@@ -223,7 +222,7 @@ def test_iter_records_damaged_journal_reads_the_same_as_the_reference(
         unchecked = _outcome(lambda: _unchecked_lines(root, start))  # noqa: B023 (called here)
         assert unchecked == _outcome(lambda: _reference_lines(root, start))  # noqa: B023
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fastscan, "SHARED_VERSION", None)
+        mp.setattr(fastscan, "CURRENT_VERSIONS", {})
         assert _outcome(lambda: iter_records(root)) == fast
 
 
