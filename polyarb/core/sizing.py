@@ -98,8 +98,10 @@ def size_opportunity(legs: Sequence[LegSpec], settle: int, limits: Limits) -> Si
     if size <= 0 or size < -(-limits.min_size_micros // STEP_MICROS) * STEP_MICROS:
         return None
     sized = evaluate(legs, settle, size)
-    if any(leg.notional_micros < limits.min_leg_notional_micros for leg in sized.legs):
-        return None
+    floor = limits.min_leg_notional_micros
+    for leg in sized.legs:
+        if leg.notional_micros < floor:
+            return None
     _check(sized, limits)
     return sized
 
@@ -112,8 +114,9 @@ class _Cursor:
     def __init__(self, leg: LegSpec, scale: int) -> None:
         self.levels = leg.levels
         self.buy = leg.side == "BUY"
-        self.fee = leg.fee
-        self.fee_mult = scale // leg.fee.denominator
+        fee = leg.fee
+        self.fee = None if fee.free else fee  # None: no fee term (see _scale)
+        self.fee_mult = 0 if fee.free else scale // fee.denominator
         self.pscale = scale // MICROS
         self.i = -1
         self.left = self.se = self.sc = 0
@@ -128,7 +131,8 @@ class _Cursor:
                 break
             if size > 0:
                 self.i, self.left = i, size
-                fee = self.fee.fee_per_share_numerator(price) * self.fee_mult
+                model = self.fee
+                fee = 0 if model is None else model.fee_per_share_numerator(price) * self.fee_mult
                 cost = price * self.pscale
                 # Per micro-share, times scale: a buy pays price + fee, a sell gets price - fee.
                 self.se = -(cost + fee) if self.buy else cost - fee
@@ -145,21 +149,23 @@ def largest_size(legs: Sequence[LegSpec], settle: int, limits: Limits) -> int:
     Walks stretches of constant prices ("segments"). Amounts are exact integers scaled by
     `scale` (a multiple of every fee denominator), so nothing is rounded until reporting.
     """
-    scale = math.lcm(MICROS, *(leg.fee.denominator for leg in legs))
+    scale = _scale(legs)
     cursors = [_Cursor(leg, scale) for leg in legs]
-    if not all([c.advance() for c in cursors]):
-        return 0
+    se, sc, n_buy = settle * scale, scale if settle < 0 else 0, 0
+    for c in cursors:  # plain loops, not sum() of generators: this runs once per detection
+        if not c.advance():
+            return 0
+        se, sc, n_buy = se + c.se, sc + c.sc, n_buy + c.buy
     upper = _upper(limits)
     cap_limit = None if limits.max_capital_micros is None else limits.max_capital_micros * scale
     bps = limits.margin_bps
-    se = settle * scale + sum(c.se for c in cursors)
-    sc = (scale if settle < 0 else 0) + sum(c.sc for c in cursors)
-    n_levels, n_buy = len(cursors), sum(c.buy for c in cursors)  # (leg, level) pairs filled
+    n_levels = len(cursors)  # (leg, level) pairs filled
     pos = edge = cap = best = 0
     while pos < upper:
         seg = upper - pos
         for c in cursors:
-            seg = min(seg, c.left)
+            if c.left < seg:
+                seg = c.left
         e0 = edge - n_levels * ROUNDING_SLACK_MICROS * scale
         c0 = cap + n_buy * scale
         # Constraints on d in [1, seg]: e0 + se*d >= 1, BPS*(e0+se*d) - bps*(c0+sc*d) >= 0,
@@ -188,6 +194,20 @@ def largest_size(legs: Sequence[LegSpec], settle: int, limits: Limits) -> int:
                 se, sc = se + c.se, sc + c.sc
                 n_levels, n_buy = n_levels + 1, n_buy + c.buy
     return best
+
+
+def _scale(legs: Sequence[LegSpec]) -> int:
+    """A multiple of MICROS and of every fee denominator that can be non-zero.
+
+    A free fee's numerator is always 0, so its denominator need not divide the scale: the
+    amounts stay exact, and smaller integers are cheaper (every result is scale-invariant).
+    """
+    scale = MICROS
+    for leg in legs:
+        fee = leg.fee
+        if not fee.free:
+            scale = math.lcm(scale, fee.denominator)
+    return scale
 
 
 def _upper(limits: Limits) -> int:
@@ -232,15 +252,17 @@ def _walk_leg(leg: LegSpec, size: int) -> Leg:
     left = size
     notional = fee = worst = 0
     buy = leg.side == "BUY"
+    model = None if leg.fee.free else leg.fee  # a free fee is 0 at every level
     for price, avail in leg.levels:
         if left <= 0 or not 0 < price < MICROS:
             break
         if avail <= 0:
             continue
-        take = min(left, avail)
+        take = left if left < avail else avail
         left -= take
         worst = price
-        fee += leg.fee.fee_micros(take, price)
+        if model is not None:
+            fee += model.fee_micros(take, price)
         # Costs round up, proceeds round down (rule 2).
         notional += -(-price * take // MICROS) if buy else price * take // MICROS
     if left > 0:
