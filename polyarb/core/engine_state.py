@@ -77,18 +77,20 @@ class EngineState:
         """SHA-256 (hex) of snapshot_bytes()."""
         return hashlib.sha256(self.snapshot_bytes()).hexdigest()
 
-    def checkpoint(self, at_seq: int, ts_recv_ns: int) -> StateCheckpoint:
+    def checkpoint(self, at_seq: int, ts_recv_ns: int,
+                   run_seq: int | None = None) -> StateCheckpoint:
         """A StateCheckpoint record of the current state (after folding `at_seq`).
 
         Args:
             at_seq: the seq of the last input folded.
             ts_recv_ns: the record's time (the shell's, e.g. the day roll's).
+            run_seq: the seq of the run_started in force (0: none; None: unknown). The shell
+                knows it, the state does not: it is journaled next to the state, not in it.
         """
         data = self.snapshot_bytes()
         return StateCheckpoint(ts_recv_ns=ts_recv_ns, at_seq=at_seq,
                                state_hash=hashlib.sha256(data).hexdigest(),
-                               state=msgspec.Raw(data))
-
+                               run_seq=run_seq, state=msgspec.Raw(data))
 
     def _load(self, snap: dict[str, Any]) -> None:
         # Replaces every part of a freshly built engine with the snapshot's (version checked).

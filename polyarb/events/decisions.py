@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import ClassVar, Literal
 
 import msgspec
 
@@ -133,10 +133,15 @@ class StateCheckpoint(JournalNote, frozen=True, kw_only=True):
 
     Written by the shell (at a UTC day roll, right after DayOpened, or on demand) so that a day
     can be replayed on its own; replay checks the hash instead of comparing it as a decision.
+    `run_seq` is the seq of the run_started in force (0: none before it; None: not known to the
+    writer, as in v1 records), so a restart finds that run's config without a scan. v2 added it.
     """
+
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     at_seq: int
     state_hash: str
+    run_seq: int | None = None  # before `state`: readable from the line's head
     state: msgspec.Raw = msgspec.Raw()
 
 

@@ -61,6 +61,9 @@ def _order_rejected_v1(fields: dict[str, Any]) -> dict[str, Any]:
 UPCASTERS[("order_rejected", 1)] = _order_rejected_v1
 # order_outcome_unknown v1 -> v2 added the optional `venue_order_id`: a v1 record had none.
 UPCASTERS[("order_outcome_unknown", 1)] = dict
+# state_checkpoint v1 -> v2 added the optional `run_seq`: a v1 record's is unknown (None), so a
+# restart from it finds the run_started by a scan, as v1 did.
+UPCASTERS[("state_checkpoint", 1)] = dict
 
 
 def upcast_record(

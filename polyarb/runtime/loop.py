@@ -44,7 +44,7 @@ from polyarb.core.engine import Engine
 from polyarb.events.base import Decision, Input
 from polyarb.events.codec import EmbeddedFrame, embed_text_frame
 from polyarb.events.decisions import CancelOrders, PlaceOrders, StateCheckpoint, Unwind
-from polyarb.events.inputs import RawFrame, RestSnapshot
+from polyarb.events.inputs import RawFrame, RestSnapshot, RunStarted
 from polyarb.journal import JournalWriter
 from polyarb.journal.scan import MAX_LINE
 from polyarb.runtime.counters import Counters
@@ -172,6 +172,9 @@ class EngineLoop:
         self._every = 0  # records between mid-day checkpoints (rule 5a); 0: off
         self._checkpoint_due = _NEVER
         self._redact: tuple[str, bytes] | None = None
+        # Seq of the run_started in force, journaled in each checkpoint so a restart reads that
+        # record directly (rebuild.py rule 4); None until known (start_run seeds it).
+        self.run_seq: int | None = None
 
     def redact(self, api_key: str) -> None:
         """Replace our API key with REDACTED_API_KEY in user-channel frames and REST bodies.
@@ -215,7 +218,7 @@ class EngineLoop:
 
     def _state_checkpoint(self, at_seq: int) -> StateCheckpoint | None:
         """The engine's checkpoint, or None when its line would be too long (rule 5b)."""
-        checkpoint = self.engine.checkpoint(at_seq, self._ts)
+        checkpoint = self.engine.checkpoint(at_seq, self._ts, self.run_seq)
         if len(checkpoint.state) > MAX_CHECKPOINT_BYTES:
             log.warning("state checkpoint after seq %d not journaled: its state is %d bytes, "
                         "over %d (half the journal readers' line limit)", at_seq,
@@ -248,6 +251,8 @@ class EngineLoop:
             event = item
             seq = self.writer.append(item)
             self.counters.input(item)
+            if type(item) is RunStarted:
+                self.run_seq = seq
         self.last_seq = seq
         decisions = self.engine.apply(seq, event)
         if decisions:

@@ -24,8 +24,12 @@
 #    state_hash, Engine.restore accepts it and the restored engine hashes the same. Otherwise it
 #    is skipped with a warning and the one before it is tried; none usable: fold from seq 1.
 #    A checkpoint holds state only: the engine config in force there (and last_run_id) come from
-#    the last run_started before it, found by the same backward scan over the days whose
-#    manifest lists a run (a closed day's run_ids are exact; an open day is always scanned).
+#    the last run_started before it. The checkpoint names that record's seq (`run_seq`, v2), so
+#    it is read directly: a backward search within the one segment holding it. A checkpoint that
+#    does not know it (v1, or journaled before the loop knew its run) or names a record that is
+#    no run_started (warning) falls back to the same backward scan as for checkpoints, over the
+#    days whose manifest lists a run (a closed day's run_ids are exact; an open day is always
+#    scanned): on a long day that reads most of the day.
 #    A checkpoint sits at an input boundary (after the input's decisions), so folding from it
 #    gives the full fold's state, missing decisions and last_seq; records, inputs and
 #    mismatches then count the records after it only.
@@ -67,6 +71,8 @@ class Rebuilt:
         inputs: inputs folded (likewise).
         last_seq: seq of the last record (0 for an empty journal).
         last_run_id: run_id of the last run_started, if any.
+        run_seq: seq of that run_started (0 when there is none): the loop journals it in its
+            checkpoints until its own RunStarted.
         missing: decisions of the last input the journal lacks (rule 3).
         mismatches: inputs whose journaled decisions differ from the recomputed ones (rule 2),
             among those folded.
@@ -78,6 +84,7 @@ class Rebuilt:
     inputs: int = 0
     last_seq: int = 0
     last_run_id: str | None = None
+    run_seq: int = 0
     missing: list[Decision] = field(default_factory=list)
     mismatches: int = 0
     checkpoint_seq: int | None = None
@@ -96,9 +103,9 @@ class _Fold:
         elif last:
             self.out.missing = exp[len(seen):]
 
-    def run_started(self, ev: RunStarted) -> None:
+    def run_started(self, seq: int, ev: RunStarted) -> None:
         self.out.engine, _ = engine_for_run(self.out.engine, ev)
-        self.out.last_run_id = ev.run_id
+        self.out.last_run_id, self.out.run_seq = ev.run_id, seq
 
     def record(self, rec: Record) -> None:
         ev = rec.event
@@ -113,7 +120,7 @@ class _Fold:
         if self.out.inputs:
             self.close_input()
         if isinstance(ev, RunStarted):
-            self.run_started(ev)
+            self.run_started(rec.seq, ev)
         if self.out.engine is None:
             self.out.engine = Engine(EngineConfig())
         self.out.inputs += 1
@@ -166,6 +173,7 @@ def rebuild(root: Path | str, *, from_checkpoint: bool = False) -> Rebuilt:
     start = latest_checkpoint(Path(root)) if from_checkpoint else None
     if start is not None:
         fold.out.engine, fold.out.last_run_id = start.engine, start.run_id
+        fold.out.run_seq = start.run_seq
         fold.out.checkpoint_seq = fold.out.last_seq = from_seq = start.seq
         from_seq += 1
     for rec in iter_records(root, from_seq):
@@ -188,6 +196,7 @@ class Start:
     seq: int
     engine: Engine
     run_id: str | None
+    run_seq: int = 0  # seq of that run's run_started (0: none)
 
 
 class _Unusable(Exception):
@@ -219,7 +228,7 @@ def _start_at(root: Path, seq: int, line: bytes) -> Start:
     data = bytes(ckpt.state)
     if hashlib.sha256(data).hexdigest() != ckpt.state_hash:
         raise _Unusable("its state does not hash to its state_hash")
-    run = last_run_started(root, seq)
+    run_seq, run = run_in_force(root, seq, ckpt.run_seq)
     try:
         with gc_paused():  # a restore allocates the whole state at once
             engine = Engine.restore(data, config_of_run(run))
@@ -229,7 +238,32 @@ def _start_at(root: Path, seq: int, line: bytes) -> Start:
         same = engine.state_hash() == ckpt.state_hash
     if not same:
         raise _Unusable("the restored engine does not hash to its state_hash")
-    return Start(seq=seq, engine=engine, run_id=None if run is None else run.run_id)
+    return Start(seq=seq, engine=engine, run_id=None if run is None else run.run_id,
+                 run_seq=run_seq)
+
+
+def run_in_force(root: Path, at: int, run_seq: int | None) -> tuple[int, RunStarted | None]:
+    """(seq, record) of the run_started in force at seq `at`, (0, None) for none (rule 4).
+
+    Args:
+        root: the journal root.
+        at: the seq of a state_checkpoint.
+        run_seq: what that checkpoint says (None: it does not know; then a backward scan).
+
+    Raises:
+        JournalCorrupt: that run_started's line does not decode.
+    """
+    if run_seq == 0:
+        return 0, None
+    if run_seq is not None and 0 < run_seq < at:
+        for seq, ev in _run_starts(root, run_seq + 1):
+            if seq == run_seq:
+                return seq, ev
+            break
+        log.warning("rebuild: the state_checkpoint at seq %d names seq %d as its run_started, "
+                    "which is not one; scanning back for it", at, run_seq)
+    found = next(_run_starts(root, at), None)
+    return (0, None) if found is None else found
 
 
 def last_run_started(root: Path, before: int) -> RunStarted | None:
@@ -238,14 +272,19 @@ def last_run_started(root: Path, before: int) -> RunStarted | None:
     Raises:
         JournalCorrupt: its line does not decode.
     """
+    found = next(_run_starts(root, before), None)
+    return None if found is None else found[1]
+
+
+def _run_starts(root: Path, before: int) -> Iterator[tuple[int, RunStarted]]:
+    """(seq, record) of the run_started records below `before`, newest first."""
     for seq, line in _lines_back(root, b"run_started", before, runs_only=True):
         try:
             ev = decode_record(line).event
         except CodecError as exc:
             raise JournalCorrupt([Problem(file=str(root), seq=seq, message=exc.reason)]) from None
         assert isinstance(ev, RunStarted)
-        return ev
-    return None
+        yield seq, ev
 
 
 def _lines_back(root: Path, kind: bytes, before: int | None = None, *,

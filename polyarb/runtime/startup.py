@@ -82,6 +82,7 @@ def rebuild_engine(writer: JournalWriter) -> Rebuilt:
 def start_run(loop: EngineLoop, rebuilt: Rebuilt, config: RunConfig, run_id: str, venue: str,
               clock: Callable[[], int]) -> None:
     """Journal the crash-cut decisions and RunStarted, switching the engine config (rules 3-4)."""
+    loop.run_seq = rebuilt.run_seq  # in force until our RunStarted (a day roll may come first)
     loop.schedule_checkpoints(config.journal.checkpoint_every_records,
                               since=rebuilt.checkpoint_seq or 0)
     if rebuilt.missing:
