@@ -171,6 +171,11 @@ class MarketData(MarketDataState):
     def _install_all(self, snapshots: list[PreparedBook], ts: int, seq: int) -> Folded:
         self._frames += 1
         self._fused_books += len(snapshots)
+        if len(snapshots) == 1:  # the venue's usual frame: no dedupe or merge needed
+            token, bids, asks, ts_venue, tick, memo = snapshots[0]
+            touched, decisions = self._install(token, bids, asks, ts_venue, tick, ts, seq)
+            self._books[token].size_memo = memo
+            return touched, decisions, ()
         seen: dict[str, None] = {}
         out: list[Decision] = []
         for token, bids, asks, ts_venue, tick, memo in snapshots:

@@ -44,6 +44,7 @@ _SIZE_GET = _num.SIZES.get
 _level_price = _num.level_price_micros
 _quote_price = _num.quote_price_micros
 _size = _num.size_miss  # only called after a SIZES miss
+_SCALE = (1_000_000, 100_000, 10_000, 1_000, 100, 10, 1)  # micros per unit, by decimals
 _IS_BID = {"BUY": True, "SELL": False, "buy": True, "sell": False}
 _SIDE_GET = {"BUY": "BUY", "SELL": "SELL", "buy": "BUY", "sell": "SELL"}.get
 
@@ -192,11 +193,25 @@ def level_map(raw: list[_Level] | UnsetType | None, memo: dict[str, int]) -> dic
         if size is None:
             size = _SIZE_GET(text)
             if size is None:
-                size = _size(text)
+                size = _snapshot_size(text)
             memo[text] = size
         if size:
             out[price] = size
     return out
+
+
+def _snapshot_size(text: str) -> int:
+    """numbers.size_miss for a snapshot's size, minus the shared cache insert.
+
+    A snapshot's sizes go to the book's own memo (level_map), so filling SIZES with them too
+    would only evict the price_change sizes it exists for. The venue's usual forms ("200",
+    "219.217767") are converted here, exactly as size_miss does; anything else goes to it.
+    """
+    whole, _, frac = text.partition(".")
+    digits = whole + frac
+    if whole and len(frac) <= 6 and len(text) <= 18 and digits.isdigit() and text.isascii():
+        return int(digits) * _SCALE[len(frac)]
+    return _size(text)
 
 
 PreparedBook = tuple[str, dict[int, int], dict[int, int], int | None, int | None, dict[str, int]]
