@@ -13,6 +13,13 @@
 #    two asset ids seen with it (first seen = Yes). Neg-risk groups can only come from a file.
 # 4. Bad input never crashes the measurement: a line the parser refuses becomes FrameRejected
 #    decisions, counted in `rejected`. Blank lines are not frames and are skipped.
+# 5. The breakdown (run_breakdown, `python -m polyarb.bench.pipeline F.ndjson`) runs the same
+#    loop and says what a tail percentile is made of: each frame's latency (wall, and the
+#    thread's CPU time, which a busy machine inflates less) under one class, first that applies:
+#    "commit" (the frame's append wrote a batch), "order" (an order action: journal synced),
+#    "opportunity", "<event type>+decisions" (continuity and other decisions), "<event type>".
+#    Event types come from a parse outside the timed window. Counts per class are exact; the
+#    times are as noisy as the machine.
 from __future__ import annotations
 
 import contextlib
@@ -20,7 +27,7 @@ import gc
 import math
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,7 +37,13 @@ import orjson
 
 from polyarb.core.engine import Engine
 from polyarb.events.base import Decision
-from polyarb.events.decisions import FrameRejected, OpportunityDetected
+from polyarb.events.decisions import (
+    CancelOrders,
+    FrameRejected,
+    OpportunityDetected,
+    PlaceOrders,
+    Unwind,
+)
 from polyarb.events.inputs import MarketInfo, MarketsLoaded, TokenInfo
 from polyarb.journal import Durability, JournalWriter
 from polyarb.journal.writer import DEFAULT_DURABILITY
@@ -183,22 +196,29 @@ def run_pipeline(frames: Sequence[str], markets: tuple[MarketInfo, ...] | None =
 
 def _measure(frames: Sequence[str], infos: tuple[MarketInfo, ...], durability: Durability,
              journal_dir: Path) -> dict[str, Any]:
+    with _bench_loop(infos, durability, journal_dir) as loop:
+        lat, total_ns, rejects, opps = _run_frames(loop, frames)
+        base_ns = _orjson_ns(frames)
+    return _summary(len(frames), len(infos), lat, total_ns, base_ns, rejects, opps)
+
+
+@contextlib.contextmanager
+def _bench_loop(infos: tuple[MarketInfo, ...], durability: Durability,
+                journal_dir: Path) -> Iterator[EngineLoop]:
+    """An EngineLoop on a new journal with the markets loaded, the GC off while in use (rule 1)."""
     writer = JournalWriter.open(journal_dir, durability=durability)
     try:
         loop = EngineLoop(writer, Engine(), _noop, Counters())
-        loaded = MarketsLoaded(ts_recv_ns=T0_NS, source="bench", markets=infos)
-        loop.handle(loaded)
+        loop.handle(MarketsLoaded(ts_recv_ns=T0_NS, source="bench", markets=infos))
         gc.collect()
         gc.disable()  # as bench/: a collection pause is not the pipeline's cost
         try:
-            lat, total_ns, rejects, opps = _run_frames(loop, frames)
-            base_ns = _orjson_ns(frames)
+            yield loop
         finally:
             gc.enable()
         writer.sync()
     finally:
         writer.close()
-    return _summary(len(frames), len(infos), lat, total_ns, base_ns, rejects, opps)
 
 
 def _summary(n: int, n_markets: int, lat: list[int], total_ns: int, base_ns: int,
@@ -232,3 +252,127 @@ def render(result: dict[str, Any]) -> str:
         f"rejected        {r['rejected']:,}",
         f"opportunities   {r['opportunities']:,}",
     ])
+
+
+# --- the breakdown (rule 5) ---------------------------------------------------------------------
+
+_ACTIONS = (PlaceOrders, Unwind, CancelOrders)
+
+
+def event_type(line: str) -> str:
+    """A frame's `event_type` ("list" for an array, "other" when absent, "bad" if not JSON)."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return "bad"
+    if isinstance(data, list):
+        return "list"
+    kind = data.get("event_type") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else "other"
+
+
+def frame_class(kind: str, decisions: Sequence[Decision], committed: bool) -> str:
+    """The class of one handled frame (rule 5: the first that applies)."""
+    if committed:
+        return "commit"
+    if any(isinstance(d, _ACTIONS) for d in decisions):
+        return "order"
+    if any(type(d) is OpportunityDetected for d in decisions):
+        return "opportunity"
+    return f"{kind}+decisions" if decisions else kind
+
+
+def run_breakdown(frames: Sequence[str], markets: tuple[MarketInfo, ...] | None = None,
+                  band: tuple[float, float] = (98.0, 99.5)) -> dict[str, Any]:
+    """Per-frame latency of `frames` through EngineLoop.handle, by class (rule 5).
+
+    Args:
+        frames: raw text frames, in feed order.
+        markets: the markets to load; None infers them from the frames (rule 3).
+        band: the percentile band whose members are counted per class.
+
+    Returns:
+        {"wall": ..., "cpu": ...}, each with the overall p50/p98/p99/p99.5/p99.9 (µs), the
+        band's bounds and one row per class: frames, in_band, above_p99, p50/p90/p99 (µs).
+    """
+    infos = infer_markets(frames) if markets is None else markets
+    kinds = [event_type(line) for line in frames]
+    with tempfile.TemporaryDirectory(prefix="polyarb-bench-") as tmp, _bench_loop(
+            infos, DEFAULT_DURABILITY, Path(tmp) / "journal") as loop:
+        rows = _timed_classes(loop, frames, kinds)
+    return {"wall": _class_table([(w, c) for w, _, c in rows], band),
+            "cpu": _class_table([(u, c) for _, u, c in rows], band)}
+
+
+def _timed_classes(loop: EngineLoop, frames: Sequence[str],
+                   kinds: list[str]) -> list[tuple[int, int, str]]:
+    """(wall ns, thread CPU ns, class) per frame; the CPU clock is read outside the wall window."""
+    handle, clock, cpu, writer = loop.handle, time.perf_counter_ns, time.thread_time_ns, loop.writer
+    rows: list[tuple[int, int, str]] = []
+    for i, line in enumerate(frames):
+        item = Frame(T0_NS + (i + 1) * STEP_NS, "market-0", line)
+        # The writer's last written seq moves only when a batch is written (no public reader).
+        written = writer._written_seq
+        c0 = cpu()
+        t0 = clock()
+        decisions = handle(item)
+        t1 = clock()
+        c1 = cpu()
+        rows.append((t1 - t0, c1 - c0,
+                     frame_class(kinds[i], decisions, writer._written_seq != written)))
+    return rows
+
+
+def _class_table(rows: list[tuple[int, str]], band: tuple[float, float]) -> dict[str, Any]:
+    ordered = sorted(ns for ns, _ in rows)
+    lo, hi, p99 = (_percentile(ordered, q) for q in (*band, 99))
+    by_class: dict[str, list[int]] = {}
+    for ns, cls in rows:
+        by_class.setdefault(cls, []).append(ns)
+    table: list[dict[str, Any]] = []
+    for cls, times in by_class.items():
+        times.sort()
+        table.append({
+            "class": cls, "frames": len(times),
+            "in_band": sum(1 for ns in times if lo <= ns / 1000 <= hi),
+            "above_p99": sum(1 for ns in times if ns / 1000 > p99),
+            **{f"p{q}_us": round(_percentile(times, q), 1) for q in (50, 90, 99)}})
+    table.sort(key=lambda row: (-row["in_band"], -row["frames"], row["class"]))
+    return {**{f"p{q}_us".replace(".", "_"): round(_percentile(ordered, q), 1)
+               for q in (50, 98, 99, 99.5, 99.9)},
+            "band_us": [round(lo, 1), round(hi, 1)], "classes": table}
+
+
+def render_breakdown(result: dict[str, Any]) -> str:
+    """The text report of run_breakdown."""
+    out: list[str] = []
+    for clock in ("wall", "cpu"):
+        r = result[clock]
+        lo, hi = r["band_us"]
+        out.append(f"{clock}: p50 {r['p50_us']}  p98 {r['p98_us']}  p99 {r['p99_us']}  "
+                   f"p99.5 {r['p99_5_us']}  p99.9 {r['p99_9_us']} µs; band {lo}..{hi} µs")
+        out.append(f"  {'class':28} {'frames':>7} {'in band':>8} {'>p99':>6} "
+                   f"{'p50 µs':>8} {'p90 µs':>8} {'p99 µs':>8}")
+        out.extend(f"  {c['class']:28} {c['frames']:7d} {c['in_band']:8d} {c['above_p99']:6d} "
+                   f"{c['p50_us']:8.1f} {c['p90_us']:8.1f} {c['p99_us']:8.1f}"
+                   for c in r["classes"])
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m polyarb.bench.pipeline F.ndjson [--markets M.json] [--json]`: the breakdown."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="pipeline latency by frame class (rule 5)")
+    parser.add_argument("input")
+    parser.add_argument("--markets")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    markets = None if args.markets is None else load_markets(args.markets)
+    result = run_breakdown(read_frames(args.input), markets)
+    print(json.dumps(result, indent=1) if args.json else render_breakdown(result))
+
+
+if __name__ == "__main__":
+    main()
