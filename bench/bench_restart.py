@@ -13,6 +13,10 @@
 #    restore, fold of the tail), checks both give the same state hash, and prints the ratio.
 #    Both are measured in this process, median of R after a warm-up (the warm-up fills the
 #    OS file cache: a cold cache adds disk reads to both).
+#    The journal's one run starts at its first records, so the checkpoint's run_started is a
+#    whole journal back: the run lookup (rebuild.run_in_force) is also timed both ways, reading
+#    the record the checkpoint names (run_seq, state_checkpoint v2) and the backward scan a
+#    checkpoint without it takes (v1), and the journal's size is printed next to them.
 # 2. Checkpoint cost: an engine holding T tokens (T/2 binary markets) whose books each hold L
 #    price levels per side; times Engine.checkpoint (snapshot, canonical JSON, SHA-256), the
 #    journal line's encode, and what a restart does with it (Engine.restore + state_hash),
@@ -35,14 +39,14 @@ import orjson
 
 from polyarb.bench.feedgen import FeedGenerator
 from polyarb.core.engine import Engine
-from polyarb.events import encode_record
-from polyarb.events.inputs import MarketInfo, MarketsLoaded, RawFrame, TokenInfo
+from polyarb.events import StateCheckpoint, decode_record, encode_record
+from polyarb.events.inputs import MarketInfo, MarketsLoaded, RawFrame, RunStarted, TokenInfo
 from polyarb.journal import Durability, JournalWriter
 from polyarb.journal.scan import MAX_LINE
 from polyarb.runtime.counters import Counters
 from polyarb.runtime.gcpause import gc_paused
 from polyarb.runtime.loop import EngineLoop, Frame
-from polyarb.runtime.rebuild import rebuild
+from polyarb.runtime.rebuild import rebuild, run_in_force
 from polyarb.runtime.startup import HookTarget
 
 T0 = 1_766_793_600_000_000_000  # 2025-12-27T00:00:00Z
@@ -66,6 +70,9 @@ def write_journal(root: Path, frames: int, at: float) -> int:
     writer = JournalWriter.open(root, durability=Durability(policy="none"), checkpoint_hook=hook)
     loop = EngineLoop(writer, Engine(), lambda _: None, Counters())
     hook.loop = loop
+    loop.run_seq = 0  # start_run's seed: no run before this one
+    loop.handle(RunStarted(ts_recv_ns=T0, run_id="bench", venue="bench", code_version="bench",
+                           config_hash="-"))
     loop.handle(MarketsLoaded(ts_recv_ns=T0, source="bench", markets=tuple(gen.market_infos())))
     target = max(1, int(frames * at))  # seqs run a little ahead of frames (decisions)
     loop.schedule_checkpoints(target)
@@ -91,9 +98,27 @@ def measure_restart(frames: int, at: float, repeats: int) -> dict[str, Any]:
         same = full.engine.state_hash() == fast.engine.state_hash()
         t_full = median_s(lambda: rebuild(root, from_checkpoint=False), repeats)
         t_fast = median_s(lambda: rebuild(root, from_checkpoint=True), repeats)
+        at, ckpt = fast.checkpoint_seq or 0, _checkpoint_at(root, fast.checkpoint_seq)
+        t_named = median_s(lambda: run_in_force(root, at, ckpt.run_seq), repeats)
+        t_scan = median_s(lambda: run_in_force(root, at, None), repeats)
+        size = sum(p.stat().st_size for p in root.glob("*/seg-*"))
     return {"frames": frames, "records": records, "written_s": written_s,
             "checkpoint_seq": fast.checkpoint_seq, "tail_records": fast.records,
-            "full_s": t_full, "checkpoint_s": t_fast, "same_state": same}
+            "full_s": t_full, "checkpoint_s": t_fast, "same_state": same,
+            "journal_bytes": size, "run_seq": ckpt.run_seq, "run_named_s": t_named,
+            "run_scan_s": t_scan}
+
+
+def _checkpoint_at(root: Path, seq: int | None) -> StateCheckpoint:
+    """The state_checkpoint record at `seq` (the one the restart started from)."""
+    for path in root.glob("*/seg-*"):
+        with open(path, "rb") as f:
+            for line in f:
+                if line.startswith(b'{"seq":%d,' % (seq or 0)):
+                    ev = decode_record(line).event
+                    assert isinstance(ev, StateCheckpoint)
+                    return ev
+    raise SystemExit(f"no state_checkpoint at seq {seq}")
 
 
 def deep_engine(tokens: int, levels: int) -> Engine:
@@ -166,6 +191,10 @@ def main() -> None:
     print(f"  from checkpoint  {r['checkpoint_s']:8.3f} s")
     print(f"  ratio full / checkpoint  {r['full_s'] / r['checkpoint_s']:.1f}x   "
           f"same state: {'yes' if r['same_state'] else 'NO'}")
+    print(f"  its run_started (seq {r['run_seq']}, {r['journal_bytes'] / 2**20:.0f} MiB of "
+          f"journal back): named by the checkpoint {r['run_named_s'] * 1e3:8.2f} ms, "
+          f"backward scan (v1) {r['run_scan_s'] * 1e3:8.2f} ms, ratio "
+          f"{r['run_scan_s'] / r['run_named_s']:.0f}x")
     if args.no_cost:
         return
     c = measure_checkpoint(args.tokens, args.levels, args.repeats)

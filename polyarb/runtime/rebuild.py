@@ -25,11 +25,12 @@
 #    is skipped with a warning and the one before it is tried; none usable: fold from seq 1.
 #    A checkpoint holds state only: the engine config in force there (and last_run_id) come from
 #    the last run_started before it. The checkpoint names that record's seq (`run_seq`, v2), so
-#    it is read directly: a backward search within the one segment holding it. A checkpoint that
-#    does not know it (v1, or journaled before the loop knew its run) or names a record that is
-#    no run_started (warning) falls back to the same backward scan as for checkpoints, over the
-#    days whose manifest lists a run (a closed day's run_ids are exact; an open day is always
-#    scanned): on a long day that reads most of the day.
+#    it is read directly: the manifests name the segment holding it, and a bisection over that
+#    file's byte offsets (lines are in seq order; a line head gives its seq) finds the line in a
+#    few small reads. A checkpoint that does not know it (v1, or journaled before the loop knew
+#    its run) or names a record that is no run_started (warning) falls back to the same backward
+#    scan as for checkpoints, over the days whose manifest lists a run (a closed day's run_ids
+#    are exact; an open day is always scanned): on a long day that reads most of the day.
 #    A checkpoint sits at an input boundary (after the input's decisions), so folding from it
 #    gives the full fold's state, missing decisions and last_seq; records, inputs and
 #    mismatches then count the records after it only.
@@ -47,7 +48,7 @@ from polyarb.config import engine_config_of
 from polyarb.core.config import EngineConfig
 from polyarb.core.engine import Engine
 from polyarb.events import CodecError, decode_record
-from polyarb.events.base import Decision, Record
+from polyarb.events.base import Decision, Event, Record
 from polyarb.events.decisions import StateCheckpoint
 from polyarb.events.inputs import RunStarted
 from polyarb.journal import JournalCorrupt, Problem, iter_records, layout
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 _CHUNK = 4 << 20  # backward scan window: one read, one rfind pass
 _HEAD_MAX = 64  # `{"seq":<int>,"v":<int>` is shorter than this
 _HEAD = re.compile(rb'\{"seq":(\d{1,20}),"v":\d{1,9}')
+_BISECT_MIN = 64 << 10  # below this span, the lookup reads lines forward
 
 
 @dataclass
@@ -256,11 +258,12 @@ def run_in_force(root: Path, at: int, run_seq: int | None) -> tuple[int, RunStar
     if run_seq == 0:
         return 0, None
     if run_seq is not None and 0 < run_seq < at:
-        for seq, ev in _run_starts(root, run_seq + 1):
-            if seq == run_seq:
-                return seq, ev
-            break
-        log.warning("rebuild: the state_checkpoint at seq %d names seq %d as its run_started, "
+        line = line_at(root, run_seq)
+        ev = None if line is None else _decoded(root, run_seq, line)
+        if type(ev) is RunStarted:
+            return run_seq, ev
+    if run_seq is not None:
+        log.warning("rebuild: the state_checkpoint at seq %d names seq %s as its run_started, "
                     "which is not one; scanning back for it", at, run_seq)
     found = next(_run_starts(root, at), None)
     return (0, None) if found is None else found
@@ -279,12 +282,59 @@ def last_run_started(root: Path, before: int) -> RunStarted | None:
 def _run_starts(root: Path, before: int) -> Iterator[tuple[int, RunStarted]]:
     """(seq, record) of the run_started records below `before`, newest first."""
     for seq, line in _lines_back(root, b"run_started", before, runs_only=True):
-        try:
-            ev = decode_record(line).event
-        except CodecError as exc:
-            raise JournalCorrupt([Problem(file=str(root), seq=seq, message=exc.reason)]) from None
+        ev = _decoded(root, seq, line)
         assert isinstance(ev, RunStarted)
         yield seq, ev
+
+
+def _decoded(root: Path, seq: int, line: bytes) -> Event:
+    try:
+        return decode_record(line).event
+    except CodecError as exc:
+        raise JournalCorrupt([Problem(file=str(root), seq=seq, message=exc.reason)]) from None
+
+
+def line_at(root: Path, seq: int) -> bytes | None:
+    """The journal line of `seq` (not decoded), or None when no segment holds it (rule 4)."""
+    for day in reversed(layout.list_days(root)):
+        m, _ = read_manifest_or_none(root / day)
+        if m is None or m.first_seq is None or m.first_seq > seq:
+            continue  # an unreadable manifest: the scan and the forward read name the problem
+        holding = [info for info in m.segments if info.first_seq <= seq]
+        if holding and (root / day / holding[-1].name).exists():
+            return _bisect(root / day / holding[-1].name, seq)
+        return None
+    return None
+
+
+def _bisect(path: Path, seq: int) -> bytes | None:
+    """The line of `seq` in one segment file (seqs ascend line by line), by bisection."""
+    with open(path, "rb") as f:
+        # A line starts at lo with a seq <= `seq` (or it is the file's first line, whose seq the
+        # manifest says is <= `seq`); no line starting at or after hi has a seq <= `seq`.
+        lo, hi = 0, f.seek(0, os.SEEK_END)
+        while hi - lo > _BISECT_MIN:
+            mid = (lo + hi) // 2
+            f.seek(mid - 1)
+            start = mid - 1 + len(f.readline(MAX_LINE + 1))  # the first line start >= mid
+            if start < hi:
+                f.seek(start)
+                head = _head_seq(f.read(_HEAD_MAX))
+                if head is not None and head <= seq:
+                    lo = start
+                    continue
+            hi = mid  # no line starts in [mid, start); from start on, seqs are above `seq`
+        f.seek(lo)
+        for line in f:  # at most _BISECT_MIN bytes of lines before it
+            head = _head_seq(line)
+            if head is None or head >= seq:
+                return line if head == seq else None
+    return None
+
+
+def _head_seq(data: bytes) -> int | None:
+    head = _HEAD.match(data)
+    return None if head is None else int(head.group(1))
 
 
 def _lines_back(root: Path, kind: bytes, before: int | None = None, *,

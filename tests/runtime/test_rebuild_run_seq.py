@@ -21,7 +21,7 @@ from polyarb.journal import Durability, JournalWriter, iter_records
 from polyarb.runtime import rebuild as rebuild_module
 from polyarb.runtime.counters import Counters
 from polyarb.runtime.loop import EngineLoop, Frame
-from polyarb.runtime.rebuild import Rebuilt, rebuild, run_in_force
+from polyarb.runtime.rebuild import Rebuilt, line_at, rebuild, run_in_force
 from polyarb.runtime.startup import HookTarget, start_run
 from tests.core.engine_helpers import MS, T0, USD, book_msg
 from tests.runtime.helpers import basket
@@ -125,7 +125,7 @@ def test_rebuild_run_seq_unknown_or_wrong_falls_back_to_the_scan(
     assert got.checkpoint_seq == seq and got.engine is not None and want.engine is not None
     assert (got.last_run_id, got.run_seq) == (want.last_run_id, want.run_seq) == ("r5", truth)
     assert got.engine.state_hash() == want.engine.state_hash()
-    assert ("names seq" in caplog.text) == (run_seq == "a frame")
+    assert ("names seq" in caplog.text) == (run_seq is not None)
 
 
 # --- the lookup reads one segment -----------------------------------------------------------
@@ -157,13 +157,14 @@ def _long_run(root: Path, frames: int) -> int:
     return loop.last_seq
 
 
-def test_rebuild_run_seq_lookup_searches_only_the_segment_holding_it(
+def test_rebuild_run_seq_lookup_reads_the_named_record_without_a_scan(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Arrange: many segments between the run_started and the checkpoint
     root = tmp_path / "j"
     ckpt_seq = _long_run(root, 300)
     seq, ckpt, truth = list(_truth(root))[-1]
     assert (seq, ckpt.run_seq) == (ckpt_seq, truth)
+    assert len(list(root.glob("*/seg-*"))) > 20
     searched: list[str] = []
     real = rebuild_module._segment_back
 
@@ -180,11 +181,34 @@ def test_rebuild_run_seq_lookup_searches_only_the_segment_holding_it(
     searched.clear()
     scanned = run_in_force(root, seq, None)
 
-    # Assert: the same record; the pointed lookup opened one segment, the scan all of them
+    # Assert: the same record; no backward scan for the named one, every segment for the other
     assert pointed[0] == scanned[0] == truth and pointed[1] == scanned[1]
-    assert len(named) == 1
-    assert len(searched) > 20
-    assert named == searched[-1:]
+    assert named == []
+    assert len(searched) == len(list(root.glob("*/seg-*")))
+
+
+@pytest.mark.parametrize("bisect_min", [1, 200, 64 << 10])
+def test_rebuild_line_at_finds_every_seq_across_segments_and_long_lines(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bisect_min: int) -> None:
+    # Arrange: small segments, checkpoint lines longer than a segment, two days; the bisection
+    # runs down to single lines (1), stops early (200) or not at all (the default)
+    monkeypatch.setattr(rebuild_module, "_BISECT_MIN", bisect_min)
+    root = tmp_path / "j"
+    _long_run(root, 120)
+    s = Scenario(root, every=20)  # a second run, the next day's journal on the same root
+    s.next_day()
+    s.frames(300_000)
+    s.stop()
+    lines = {r.seq: r for r in iter_records(root)}
+
+    # Act
+    got = {seq: line_at(root, seq) for seq in lines}
+
+    # Assert: each is the line of its seq; no line for seqs the journal does not hold
+    for seq, line in got.items():
+        assert line is not None and line.startswith(b'{"seq":%d,' % seq)
+    assert line_at(root, max(lines) + 1) is None
+    assert line_at(root, 0) is None
 
 
 def test_rebuild_run_seq_zero_means_no_run_before_the_checkpoint(tmp_path: Path) -> None:
