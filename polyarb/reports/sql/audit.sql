@@ -18,9 +18,15 @@ WITH target AS (
     SELECT * FROM r_orders
     WHERE client_order_id = getvariable('order_id') OR venue_order_id = getvariable('order_id')
 ), venue AS (
+    -- Every scan of `events` keeps only the records it needs before a join (mark joins,
+    -- `coalesce(x IN (...), false)`): DuckDB guesses ~42 rows per NDJSON segment, and a plain
+    -- join hashed every record of the journal with all its columns (10 GB at 10M events).
     SELECT e.shard, e.seq, CASE WHEN e.kind = 'trade_updated' THEN 'fill / settlement'
                                 ELSE 'venue: ' || replace(e.kind, '_', ' ') END AS relation
-    FROM events AS e JOIN target AS t ON e.shard = t.shard
+    FROM (SELECT shard, seq, kind, client_order_id, venue_order_id FROM events
+          WHERE coalesce(client_order_id IN (SELECT client_order_id FROM target), false)
+             OR coalesce(venue_order_id IN (SELECT venue_order_id FROM target), false)) AS e
+    JOIN target AS t ON e.shard = t.shard
     WHERE (e.kind IN ('order_accepted', 'order_rejected', 'order_outcome_unknown',
                       'order_cancelled') AND e.client_order_id = t.client_order_id)
        OR (e.kind IN ('order_updated', 'trade_updated', 'order_cancelled', 'cancel_failed')
@@ -40,7 +46,9 @@ WITH target AS (
     JOIN target AS t ON c.shard = t.shard
     WHERE list_contains(from_json(c.client_order_ids, '["VARCHAR"]'), t.client_order_id)
     UNION ALL
-    SELECT e.shard, e.seq, 'caused by a venue event of the order' FROM events AS e
+    SELECT e.shard, e.seq, 'caused by a venue event of the order'
+    FROM (SELECT shard, seq, cause_seq FROM events
+          WHERE coalesce(cause_seq IN (SELECT seq FROM venue), false)) AS e
     JOIN venue AS v ON e.shard = v.shard AND e.cause_seq = v.seq
 )
 SELECT e.seq, r_at(e.ts_recv_ns) AS at, e.kind,
@@ -70,6 +78,8 @@ SELECT e.seq, r_at(e.ts_recv_ns) AS at, e.kind,
            WHEN 'breaker_transitioned' THEN format('{} -> {} ({})', e.from_state, e.to_state,
                                                    e.gate)
            ELSE e.kind END AS summary
-FROM chain AS c JOIN events AS e ON e.shard = c.shard AND e.seq = c.seq
+FROM chain AS c
+JOIN (SELECT * FROM events WHERE coalesce(seq IN (SELECT seq FROM chain), false)) AS e
+  ON e.shard = c.shard AND e.seq = c.seq
 GROUP BY ALL
 ORDER BY e.seq;

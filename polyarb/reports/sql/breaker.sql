@@ -19,6 +19,9 @@ SELECT t.seq, r_at(t.ts_recv_ns) AS at, t.from_state, t.to_state, t.gate,
            AS held_seconds,
        t.cause_seq, e.kind AS cause_kind
 FROM breaker_transitioned AS t
-LEFT JOIN events AS e ON e.shard = t.shard AND e.seq = t.cause_seq
+LEFT JOIN (  -- only the causes (a mark join: see latency.sql; a plain join hashed every record)
+    SELECT shard, seq, kind FROM events
+    WHERE coalesce(seq IN (SELECT cause_seq FROM breaker_transitioned), false)) AS e
+  ON e.shard = t.shard AND e.seq = t.cause_seq
 QUALIFY r_in_window(t.ts_recv_ns)
 ORDER BY t.shard, t.seq;

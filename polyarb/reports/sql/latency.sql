@@ -20,8 +20,10 @@ WITH decided AS (
     SELECT shard, ts_recv_ns, cause_seq FROM place_orders
     UNION ALL SELECT shard, ts_recv_ns, cause_seq FROM unwind
 ), causes AS MATERIALIZED (  -- only the frames that caused a decision, read once
+    -- (a mark join, `coalesce(x IN (...), false)`, never a semi join: DuckDB guesses ~42 rows
+    -- per NDJSON segment and would hash every frame instead of the decisions' seqs: 6 GB)
     SELECT f.shard, f.seq, f.frame FROM raw_frame AS f
-    WHERE f.seq IN (SELECT cause_seq FROM decided)
+    WHERE coalesce(f.seq IN (SELECT cause_seq FROM decided), false)
 ), frames AS (
     SELECT p.shard, p.ts_recv_ns AS end_ns,
            p.ts_recv_ns - 1000000 * TRY_CAST(coalesce(f.frame ->> '$.timestamp',
