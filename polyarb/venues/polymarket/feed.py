@@ -50,6 +50,7 @@ from polyarb.venues.polymarket.feed_conn import Session, Shard, Stamp, set_nodel
 from polyarb.venues.polymarket.feed_watch import WatchPolicy
 from polyarb.venues.polymarket.feed_wire import (
     MAX_ASSETS_PER_CONNECTION,
+    FeedConnection,
     FeedSink,
     Operation,
     describe_error,
@@ -83,6 +84,8 @@ class MarketFeed:
         max_queue: frames websockets buffers before it stops reading the socket.
         proxy: websockets' proxy setting (True: from the environment; None: direct).
         compression: "deflate" (permessage-deflate if the server agrees) or None.
+        fast_lane: cut whole data frames from socket reads (feed_wire.py rule 5); a connection
+            that negotiated compression never uses it.
     """
 
     def __init__(
@@ -108,6 +111,7 @@ class MarketFeed:
         max_queue: int = 64,
         proxy: str | Literal[True] | None = True,
         compression: str | None = "deflate",
+        fast_lane: bool = True,
     ) -> None:
         _check_url(url)
         self.url = url
@@ -125,7 +129,8 @@ class MarketFeed:
             connect, url, ping_interval=ws_ping_interval_s, ping_timeout=ws_ping_timeout_s,
             open_timeout=open_timeout_s, close_timeout=close_timeout_s,
             max_size=max_frame_bytes, max_queue=max_queue, proxy=proxy,
-            compression=compression)
+            compression=compression,
+            create_connection=FeedConnection if fast_lane else ClientConnection)
         self._shards: list[Shard] = []
         self._where: dict[str, Shard] = {}
         self._started = False

@@ -3,10 +3,12 @@
 #
 # Rules:
 # 1. The reader does the least possible per frame: receive, stamp, hand to the sink, bump a
-#    counter (and, when the per-asset watchdog is on, a text scan for asset ids). The sink gets
-#    every frame, PONG and garbage included, before anything looks at it. Nothing is parsed.
+#    counter (and, while the per-asset watchdog still misses an asset in the current check
+#    period, a text scan for asset ids). The sink gets every frame, PONG and garbage included,
+#    before anything looks at it. Nothing is parsed.
 # 2. Stamps come from the feed's clock and never go backwards across the whole feed (a wall
 #    clock step back is held at the last stamp), so a journal fed by one feed is in ts order.
+#    The frames of one socket read share one stamp: they arrived together.
 # 3. Every write to the socket happens in the keeper task, in order: the initial frame first,
 #    then operation frames, PINGs and probes. A SubscriptionSent event is emitted just before
 #    its frame is written; a ConnectionClosed right after it means it may not have arrived (the
@@ -14,8 +16,11 @@
 # 4. The keeper closes the connection with a reason ("silence", "pong_timeout", "no_assets",
 #    "client_close"); otherwise the reason is what websockets reports. After a close, frames
 #    websockets had already buffered are still delivered before the reader returns.
-# 5. An exception from the sink (in either task) is never taken for a connection error: it ends
-#    the session and propagates to the feed, which stops.
+# 5. An exception from the sink (in either task, or in the fast lane) is never taken for a
+#    connection error: it ends the session and propagates to the feed, which stops.
+# 6. The reader starts the fast lane (feed_wire.FeedConnection, rule 5 there) before its first
+#    recv(): the lane's frames reach the sink from the socket read itself; off the lane (it did
+#    not start, or it handed over to websockets) the reader delivers, as before.
 from __future__ import annotations
 
 import asyncio
@@ -33,6 +38,7 @@ from polyarb.venues.polymarket.feed_watch import Watchdog, WatchPolicy
 from polyarb.venues.polymarket.feed_wire import (
     PING,
     PONG,
+    FeedConnection,
     FeedSink,
     Operation,
     describe_close,
@@ -96,7 +102,13 @@ class Shard:
 
 
 class Session:
-    """One open websocket of a shard, from the initial frame to the close."""
+    """One open websocket of a shard, from the initial frame to the close.
+
+    Attributes:
+        frames / pongs: frames other than PONG, and PONGs, received so far.
+        unseen: watched assets no frame has named yet in this check period (rule 1: the scan
+            stops once it is empty); `watched` holds them all, in subscription order.
+    """
 
     def __init__(self, ws: ClientConnection, shard: Shard, sink: FeedSink, stamp: Stamp, *,
                  watch: WatchPolicy, custom_feature_enabled: bool, initial_dump: bool) -> None:
@@ -105,10 +117,14 @@ class Session:
         self.reason: str | None = None
         self.frames = 0
         self.pongs = 0
-        self.seen: set[str] = set()
+        self.watched: dict[str, None] = {}
+        self.unseen: set[str] = set()
         self._sink = sink
+        self._batch: Callable[[int, str, list[str | bytes]], None] | None = getattr(
+            sink, "on_frames", None)
         self._stamp = stamp
         self._watch = watch
+        self._scan_assets = watch.asset_silence_timeout_s is not None
         self._custom = custom_feature_enabled
         self._dump = initial_dump
 
@@ -145,16 +161,19 @@ class Session:
     # --- reader ----------------------------------------------------------------------------
 
     async def _read(self) -> tuple[str, int | None]:
-        recv = self.ws.recv
+        ws = self.ws
+        if isinstance(ws, FeedConnection):
+            ws.start_lane(self._take)
+        recv = ws.recv
         stamp = self._stamp
         clock = stamp.clock
-        on_frame = self._sink.on_frame
-        conn = self.shard.conn
-        seen = self.seen if self._watch.asset_silence_timeout_s is not None else None
+        deliver = self._deliver
         while True:
             try:
                 data = await recv()
             except ConnectionClosed as exc:
+                if isinstance(ws, FeedConnection) and ws.lane_error is not None:
+                    raise ws.lane_error from None
                 reason, code = describe_close(exc)
                 return (self.reason or reason), code
             ts = clock()
@@ -162,15 +181,55 @@ class Session:
                 stamp.last = ts
             else:
                 ts = stamp.last
-            on_frame(ts, conn, data)
-            if data == PONG:
-                self.pongs += 1
-                continue
-            self.frames += 1
-            if seen is not None and type(data) is str:
-                seen.update(scan_asset_ids(data))
+            deliver(ts, data)
+
+    def _deliver(self, ts: int, data: str | bytes) -> None:
+        """One frame off the lane: to the sink first, then the counters (rule 1)."""
+        self._sink.on_frame(ts, self.shard.conn, data)
+        if data == PONG:
+            self.pongs += 1
+            return
+        self.frames += 1
+        if self.unseen and type(data) is str:
+            self.unseen.difference_update(scan_asset_ids(data))
+
+    def _take(self, frames: list[str | bytes]) -> None:
+        """The lane's receiver: the frames of one socket read, under one stamp (rules 1, 2)."""
+        ts = self._stamp.now()
+        if self._batch is not None:
+            self._batch(ts, self.shard.conn, frames)
+        else:
+            on_frame, conn = self._sink.on_frame, self.shard.conn
+            for data in frames:
+                on_frame(ts, conn, data)
+        pongs = frames.count(PONG)
+        self.pongs += pongs
+        self.frames += len(frames) - pongs
+        unseen = self.unseen
+        if unseen:
+            for data in frames:
+                if type(data) is str:
+                    unseen.difference_update(scan_asset_ids(data))
+                    if not unseen:
+                        break
 
     # --- keeper ----------------------------------------------------------------------------
+
+    def _watch_assets(self, ids: tuple[str, ...]) -> None:
+        """Scan frames for just-subscribed assets from now on (rule 1)."""
+        if self._scan_assets:
+            for asset in ids:
+                self.watched[asset] = None
+                self.unseen.add(asset)
+
+    def _seen_since_check(self) -> list[str]:
+        """The watched assets frames named since the last check; a new period starts."""
+        unseen = self.unseen
+        seen = [a for a in self.watched if a not in unseen]
+        if self._scan_assets:
+            self.watched = dict.fromkeys(self.shard.tokens)
+            self.unseen = set(self.watched)
+        return seen
 
     async def _keep(self) -> None:
         loop = asyncio.get_running_loop()
@@ -182,14 +241,14 @@ class Session:
         if not ids:
             return await self.close("no_assets")
         watch.subscribed(ids, loop.time())
+        self._watch_assets(ids)
         frame = initial_frame(ids, custom_feature_enabled=self._custom, initial_dump=self._dump)
         if not await self._send(frame, ("initial", ids)):
             return None
         while True:
             await _wait(shard.wake, watch.wait_s(loop.time()))
             now = loop.time()
-            verdict = watch.check(now, self.frames, self.pongs, self.seen)
-            self.seen.clear()
+            verdict = watch.check(now, self.frames, self.pongs, self._seen_since_check())
             if verdict.close is not None:
                 return await self.close(verdict.close)
             if verdict.ping and not await self._send(PING):
@@ -207,6 +266,7 @@ class Session:
         for operation, ids in ops:
             if operation == "subscribe":
                 watch.subscribed(ids, now)
+                self._watch_assets(ids)
             else:
                 watch.forget(ids)
             frame = operation_frame(operation, ids, custom_feature_enabled=self._custom)

@@ -162,7 +162,7 @@ def test_feed_every_frame_reaches_sink_in_order_with_monotonic_ts() -> None:
                 await until(lambda: len(rec.data()) == 301)
             assert rec.data()[1:] == sent
             stamps = [ts for ts, _, _ in rec.frames]
-            assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+            assert stamps == sorted(stamps)  # frames of one socket read share a stamp
             log_ts = [x[0] if isinstance(x, tuple) else x.ts_recv_ns for x in rec.log]
             assert log_ts == sorted(log_ts)  # frames and events share one clock
     run(main)
