@@ -35,7 +35,7 @@ import base64
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import msgspec
@@ -96,6 +96,12 @@ class Inbox:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+
+    def put_many(self, items: Sequence[object]) -> None:
+        """Queue items in order and wake the consumer once (a feed's frames of one read)."""
+        if items:
+            self.items.extend(items[:-1])
+            self.put_nowait(items[-1])
 
     def get_nowait(self) -> object:
         """The oldest item. Raises asyncio.QueueEmpty when there is none."""
@@ -190,6 +196,10 @@ class EngineLoop:
     def submit(self, item: Item) -> None:
         """Queue one input (any thread-less producer on the event loop)."""
         self.queue.put_nowait(item)
+
+    def submit_many(self, items: list[Frame]) -> None:
+        """Queue inputs in order with one consumer wake-up (the frames of one socket read)."""
+        self.queue.put_many(items)
 
     def checkpoint(self, at_seq: int) -> StateCheckpoint | None:
         """The journal's day-roll hook (rule 5); the next mid-day one counts from it (5a)."""
