@@ -38,7 +38,7 @@ from polyarb.core import detection, risk
 from polyarb.core.breaker import Breaker
 from polyarb.core.config import EngineConfig
 from polyarb.core.engine_breaker import BreakerWatch
-from polyarb.core.engine_state import SNAPSHOT_VERSION, EngineState, Sig
+from polyarb.core.engine_state import EngineState, Sig, checked_snapshot
 from polyarb.core.engine_views import CrossedView, MarketContext, PendingExposure
 from polyarb.core.exec_common import Step
 from polyarb.core.execution import Execution
@@ -348,9 +348,7 @@ class Engine(EngineState):
             ValueError: the snapshot's version is not one this polyarb reads, or a part is
                 malformed.
         """
-        snap: dict[str, Any] = msgspec.json.decode(data) if isinstance(data, bytes) else data
-        if snap.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"unsupported engine snapshot version {snap.get('version')!r}")
+        snap = checked_snapshot(data)
         eng = cls(config)
         eng._load(snap)
         return eng

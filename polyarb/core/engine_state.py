@@ -7,11 +7,13 @@
 # 2. snapshot() is canonical: every part is JSON-able data with sorted keys, so the same state
 #    gives the same bytes and the same SHA-256 whatever PYTHONHASHSEED is. Config is not state.
 # 3. _load(snapshot()) continues identically; a malformed part is a ValueError naming it, never
-#    a half-loaded engine that keeps running.
+#    a half-loaded engine that keeps running. Snapshots are read through checked_snapshot: a
+#    typed decode (EngineSnap: every book level's types checked in C, as msgspec decodes), so
+#    the loaders trust the types and build their dicts with C-level dict() calls.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, TypedDict
 
 import msgspec
 
@@ -21,6 +23,7 @@ from polyarb.core.engine_breaker import BreakerWatch
 from polyarb.core.engine_views import MarketContext
 from polyarb.core.execution import Execution
 from polyarb.core.marketdata import MarketData
+from polyarb.core.marketdata_state import MarketDataSnap
 from polyarb.core.markets import MarketRegistry
 from polyarb.core.stats import RunCounters, RunStats
 from polyarb.events.decisions import StateCheckpoint
@@ -29,6 +32,51 @@ SNAPSHOT_VERSION = 1
 
 Sig = tuple[int, tuple[int, ...]]
 """Dedupe signature of a candidate: its size and each leg's limit price."""
+
+
+class EngineSnap(TypedDict):
+    """The shape of snapshot(): market data typed (most of the bytes), other parts checked by
+    their own restore()."""
+
+    version: int
+    registry: Any
+    market_data: MarketDataSnap
+    breaker: Any
+    execution: Any
+    counters: Any
+    opp_no: int
+    last_sig: Any
+
+
+_DECODER = msgspec.json.Decoder(EngineSnap)
+
+
+def checked_snapshot(data: dict[str, Any] | bytes) -> dict[str, Any]:
+    """snapshot() data (or its bytes), its version and types checked (rule 3).
+
+    Raises:
+        ValueError: not JSON, a version this polyarb does not read, or a malformed part.
+    """
+    try:
+        if isinstance(data, bytes):
+            snap: dict[str, Any] = _DECODER.decode(data)  # type: ignore[assignment]
+        else:
+            snap = msgspec.convert(data, EngineSnap)
+    except msgspec.ValidationError as exc:
+        version = _version_of(data)
+        if version != SNAPSHOT_VERSION:  # another version has another shape: say which
+            raise ValueError(f"unsupported engine snapshot version {version!r}") from None
+        raise ValueError(f"malformed engine snapshot: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"malformed engine snapshot: {exc}") from None
+    if snap["version"] != SNAPSHOT_VERSION:
+        raise ValueError(f"unsupported engine snapshot version {snap['version']!r}")
+    return snap
+
+
+def _version_of(data: dict[str, Any] | bytes) -> object:
+    snap = msgspec.json.decode(data) if isinstance(data, bytes) else data
+    return snap.get("version") if isinstance(snap, dict) else None
 
 
 class EngineState:

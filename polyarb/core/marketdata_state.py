@@ -14,9 +14,9 @@
 #    snapshot() exactly.
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any, Self, TypedDict
 
-from polyarb.core.book import Book
+from polyarb.core.book import Book, BookSnap
 from polyarb.core.wire_types import (
     BestBidAsk,
     BookSnapshot,
@@ -48,6 +48,14 @@ BEST_BID_ASK_MISMATCH = "best_bid_ask_mismatch"
 TICK_SIZE_CHANGE = "tick_size_change"
 UPDATE_LOST = "update_lost"
 STALE = "stale"
+
+
+class MarketDataSnap(TypedDict):
+    """The shape of MarketDataState.snapshot(), for a typed decode (types checked in C)."""
+
+    books: list[BookSnap]
+    counters: dict[str, int]
+    messages: dict[str, int]
 
 
 class MarketDataState:
@@ -130,7 +138,7 @@ class MarketDataState:
 
     @classmethod
     def restore(cls, data: dict[str, Any]) -> Self:
-        """Rebuild from snapshot() output."""
+        """Rebuild from snapshot() output (types as snapshot() or a MarketDataSnap decode gives)."""
         store = cls()
         for book_data in data["books"]:
             book = Book.restore(book_data)
@@ -154,5 +162,6 @@ __all__ = [
     "STALE",
     "TICK_SIZE_CHANGE",
     "UPDATE_LOST",
+    "MarketDataSnap",
     "MarketDataState",
 ]

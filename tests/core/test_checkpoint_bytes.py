@@ -155,9 +155,19 @@ def test_checkpoint_restore_malformed_level_is_a_value_error(level: Any) -> None
     book["bids"] = [level]
     snap["market_data"]["books"] = [book]
 
-    # Act / Assert
+    # Act / Assert: from journaled bytes and from in-process data alike
     with pytest.raises(ValueError, match="malformed engine snapshot"):
         Engine.restore(msgspec.json.encode(snap))
+    with pytest.raises(ValueError, match="malformed engine snapshot"):
+        Engine.restore(snap)
+
+
+@pytest.mark.parametrize("data", [b"{", b"[1, 2]", b'{"version": 2}', b'{"version": 1}'])
+def test_checkpoint_restore_bad_bytes_is_a_value_error_naming_why(data: bytes) -> None:
+    # Act / Assert
+    with pytest.raises(ValueError, match=r"malformed engine snapshot|unsupported engine "
+                                         r"snapshot version (2|None)"):
+        Engine.restore(data)
 
 
 # --- engines driven by random valid streams -----------------------------------------------------
