@@ -4,6 +4,7 @@
 #
 # Run: /tmp/venv/bin/python bench/bench_restart.py [--frames N] [--at 0.95] [--repeats R]
 #                                                  [--tokens T] [--levels L] [--no-cost]
+#                                                  [--no-restart]
 # 1. Restart: a journal of N market frames (default 500,000; polyarb.bench.feedgen's feed of
 #    100 markets and 10 neg-risk events) written the way `polyarb run` writes it (EngineLoop,
 #    day checkpoint hook), with one mid-day state_checkpoint once `--at` of the records are
@@ -21,15 +22,20 @@
 #    price levels per side; times Engine.checkpoint (snapshot, canonical JSON, SHA-256), the
 #    journal line's encode, and what a restart does with it (Engine.restore + state_hash),
 #    and prints the line size next to the readers' 256 MB line limit; each with the cyclic GC
-#    paused, as the shell runs them (polyarb.runtime.gcpause), and with it on.
+#    paused, as the shell runs them (polyarb.runtime.gcpause), and with it on. Every book's
+#    depth cache is dropped before each checkpoint, as after a busy stretch (a warm cache
+#    skips the sort). Baseline in this process: v0's snapshot encoding and book restore, kept
+#    as references by tests/core/test_checkpoint_bytes.py (which proves the bytes equal).
 # Numbers are machine-dependent; the ratio is the point. No assertion on time anywhere.
 from __future__ import annotations
 
 import argparse
 import contextlib
 import statistics
+import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +44,11 @@ import msgspec
 import orjson
 
 from polyarb.bench.feedgen import FeedGenerator
+from polyarb.bench.timing import wall_and_cpu
+from polyarb.core.book import Book
 from polyarb.core.engine import Engine
+from polyarb.core.engine_state import checked_snapshot
+from polyarb.core.marketdata import MarketData
 from polyarb.events import StateCheckpoint, decode_record, encode_record
 from polyarb.events.inputs import MarketInfo, MarketsLoaded, RawFrame, RunStarted, TokenInfo
 from polyarb.journal import Durability, JournalWriter
@@ -48,6 +58,13 @@ from polyarb.runtime.gcpause import gc_paused
 from polyarb.runtime.loop import EngineLoop, Frame
 from polyarb.runtime.rebuild import rebuild, run_in_force
 from polyarb.runtime.startup import HookTarget
+
+_ROOT = Path(__file__).resolve().parents[1]
+_tests = types.ModuleType("tests")
+_tests.__path__ = [str(_ROOT / "tests")]  # v0's snapshot code is kept with its test
+sys.modules.setdefault("tests", _tests)
+
+from tests.core.test_checkpoint_bytes import ref_book_restore, ref_engine_bytes  # noqa: E402
 
 T0 = 1_766_793_600_000_000_000  # 2025-12-27T00:00:00Z
 
@@ -148,21 +165,41 @@ def deep_engine(tokens: int, levels: int) -> Engine:
 
 
 def measure_checkpoint(tokens: int, levels: int, repeats: int) -> dict[str, Any]:
-    """Part 2 of the header."""
+    """Part 2 of the header: {name: (median wall s, best CPU s)} with the GC paused, GC on."""
     engine = deep_engine(tokens, levels)
     ckpt = engine.checkpoint(10, T0)
-    line = encode_record(11, ckpt)
     state = bytes(ckpt.state)
+    books = list(engine.md._books.values())
+
+    def cold_checkpoint() -> object:
+        for book in books:  # as after a busy stretch: every side changed since the last one
+            book._bids_desc = book._asks_asc = None
+        return engine.checkpoint(10, T0)
+
     def restore() -> str:
         return Engine.restore(state, engine.config).state_hash()
 
-    out: dict[str, Any] = {"tokens": tokens, "levels": levels, "line_bytes": len(line)}
-    for tag, wrap in (("", contextlib.nullcontext), ("paused_", gc_paused)):
-        out[f"{tag}checkpoint_s"] = median_s(paused(wrap, lambda: engine.checkpoint(10, T0)),
-                                             repeats)
-        out[f"{tag}encode_s"] = median_s(paused(wrap, lambda: encode_record(11, ckpt)), repeats)
-        out[f"{tag}restore_s"] = median_s(paused(wrap, restore), repeats)
+    runs = {"checkpoint": cold_checkpoint, "encode": lambda: encode_record(11, ckpt),
+            "restore": restore, "v0_bytes": lambda: ref_engine_bytes(engine),
+            "bytes": engine.snapshot_bytes, "v0_md_restore": lambda: _v0_md_restore(state),
+            "md_restore": lambda: MarketData.restore(checked_snapshot(state)["market_data"])}
+    out: dict[str, Any] = {"tokens": tokens, "levels": levels,
+                           "line_bytes": len(encode_record(11, ckpt))}
+    for name, fn in runs.items():
+        out[name] = timed(paused(gc_paused, fn), repeats)
+        out["gc_on_" + name] = timed(fn, repeats)
     return out
+
+
+def _v0_md_restore(state: bytes) -> list[Book]:
+    """The market data part of a restore as v0 did it: untyped decode, int() per level."""
+    return [ref_book_restore(b) for b in msgspec.json.decode(state)["market_data"]["books"]]
+
+
+def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """(median wall, best CPU) seconds of fn over `repeats` runs after one warm-up."""
+    walls, cpus = wall_and_cpu(fn, repeats, warmup=True)
+    return statistics.median(walls), min(cpus)
 
 
 def paused(wrap: Callable[[], contextlib.AbstractContextManager[Any]],
@@ -174,6 +211,25 @@ def paused(wrap: Callable[[], contextlib.AbstractContextManager[Any]],
     return run
 
 
+def print_checkpoint(c: dict[str, Any]) -> None:
+    """Part 2's lines."""
+    size = c["line_bytes"]
+    print(f"checkpoint: {c['tokens']:,} tokens x {c['levels']} levels per side")
+    print(f"  line {size / 2**20:.1f} MiB ({size / MAX_LINE:.1%} of the 256 MiB line limit)")
+    print("  (ms: median wall / best CPU with the cyclic GC paused, as polyarb runs them; "
+          "then wall with it on)")
+    for name, key in (("Engine.checkpoint (snapshot + JSON + sha256)", "checkpoint"),
+                      ("encode_record (CRC, line; the journal codec)", "encode"),
+                      ("Engine.restore + state_hash (restart)", "restore")):
+        (wall, cpu), (on, _) = c[key], c["gc_on_" + key]
+        print(f"  {name:<46} {wall * 1e3:8.1f} / {cpu * 1e3:7.1f}   GC on {on * 1e3:8.1f}")
+    print("  vs v0's code (tests/core/test_checkpoint_bytes.py keeps it), same process, CPU:")
+    for name, old, new in (("snapshot bytes (same bytes)", "v0_bytes", "bytes"),
+                           ("market data restore", "v0_md_restore", "md_restore")):
+        v0, now = c[old][1], c[new][1]
+        print(f"  {name:<29} v0 {v0 * 1e3:7.1f}  now {now * 1e3:7.1f}  ratio {v0 / now:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--frames", type=int, default=500_000)
@@ -182,8 +238,16 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=10_000)
     ap.add_argument("--levels", type=int, default=20)
     ap.add_argument("--no-cost", action="store_true", help="skip the checkpoint cost part")
+    ap.add_argument("--no-restart", action="store_true", help="skip the restart part")
     args = ap.parse_args()
-    r = measure_restart(args.frames, args.at, args.repeats)
+    if not args.no_restart:
+        print_restart(measure_restart(args.frames, args.at, args.repeats))
+    if not args.no_cost:
+        print_checkpoint(measure_checkpoint(args.tokens, args.levels, args.repeats))
+
+
+def print_restart(r: dict[str, Any]) -> None:
+    """Part 1's lines."""
     print(f"restart: journal of {r['frames']:,} frames, {r['records']:,} records "
           f"(written in {r['written_s']:.1f} s); checkpoint at seq {r['checkpoint_seq']:,}, "
           f"tail {r['tail_records']:,} records")
@@ -195,18 +259,6 @@ def main() -> None:
           f"journal back): named by the checkpoint {r['run_named_s'] * 1e3:8.2f} ms, "
           f"backward scan (v1) {r['run_scan_s'] * 1e3:8.2f} ms, ratio "
           f"{r['run_scan_s'] / r['run_named_s']:.0f}x")
-    if args.no_cost:
-        return
-    c = measure_checkpoint(args.tokens, args.levels, args.repeats)
-    size = c["line_bytes"]
-    assert isinstance(size, int)
-    print(f"checkpoint: {c['tokens']:,} tokens x {c['levels']} levels per side")
-    print(f"  line {size / 2**20:.1f} MiB ({size / MAX_LINE:.1%} of the 256 MiB line limit)")
-    print("  (ms; as polyarb runs them, with the cyclic GC paused, then with it on)")
-    for name, key in (("Engine.checkpoint (snapshot + JSON + sha256)", "checkpoint_s"),
-                      ("encode_record (CRC, line)", "encode_s"),
-                      ("Engine.restore + state_hash (restart)", "restore_s")):
-        print(f"  {name:<45} {c['paused_' + key] * 1e3:8.1f}   GC on {c[key] * 1e3:8.1f}")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,27 @@ def ref_book(book: Book) -> dict[str, Any]:
     }
 
 
+def ref_book_restore(data: dict[str, Any]) -> Book:
+    """Book.restore() as originally written (an int() per price and size)."""
+    book = Book(data["token_id"])
+    bids = book._bids = {int(p): int(s) for p, s in data["bids"]}
+    asks = book._asks = {int(p): int(s) for p, s in data["asks"]}
+    book.top_bid = max(bids) if bids else 0
+    book.top_ask = min(asks) if asks else 1_000_000
+    book._state = data["state"]
+    book.live = book._state == "live"
+    book._epoch = int(data["epoch"])
+    book.break_reason = data["break_reason"]
+    book.tick_size_micros = data["tick_size_micros"]
+    book.last_update_ns = data["last_update_ns"]
+    book.ts_venue_ns = data["ts_venue_ns"]
+    trade = data["last_trade"]
+    book.last_trade = None if trade is None else (trade[0], trade[1], trade[2], trade[3])
+    quote = data["venue_quote"]
+    book.venue_quote = None if quote is None else (quote[0], quote[1])
+    return book
+
+
 def ref_market_data(md: MarketDataState) -> dict[str, Any]:
     """MarketDataState.snapshot() as originally written."""
     books = md._books
@@ -128,6 +149,19 @@ def test_checkpoint_book_restore_round_trip_is_exact_from_tuples_and_from_json(
         assert _encode(again.snapshot()) == _encode(snap)
         assert (again.live, again.top_bid, again.top_ask, again.epoch) == (
             book.live, book.top_bid, book.top_ask, book.epoch)
+
+
+@given(books())
+def test_checkpoint_book_restore_equals_the_reference_restore(book: Book) -> None:
+    # Arrange
+    data = json.loads(json.dumps(book.snapshot()))
+
+    # Act
+    got, want = Book.restore(data), ref_book_restore(data)
+
+    # Assert
+    assert _encode(got.snapshot()) == _encode(want.snapshot())
+    assert (got.live, got.top_bid, got.top_ask) == (want.live, want.top_bid, want.top_ask)
 
 
 def test_checkpoint_book_snapshot_levels_are_copies_of_the_depth_cache() -> None:
