@@ -21,6 +21,8 @@ from websockets.protocol import OPEN
 from websockets.streams import StreamReader
 from websockets.uri import parse_uri
 
+from polyarb.venues.polymarket.feed_conn import Session, Shard, Stamp
+from polyarb.venues.polymarket.feed_watch import WatchPolicy
 from polyarb.venues.polymarket.feed_wire import (
     HAND_OVER,
     NEED_DATA,
@@ -313,3 +315,54 @@ def test_lane_live_delivers_exactly_what_websockets_delivers() -> None:
     slow, _ = _stream_through(False)
     assert fast == slow and len(fast) == 1 + len(_sends())
     assert fast[-2:] == ["fragmented", "after"]
+
+
+# --- the asset scan of a session (feed_conn.py rule 1) ---------------------------------------
+
+
+def _session(assets: tuple[str, ...], *, watch_assets: bool = True) -> tuple[Session, Recorder]:
+    shard = Shard("market-0")
+    shard.tokens = dict.fromkeys(assets)
+    rec = Recorder()
+    policy = WatchPolicy(asset_silence_timeout_s=300.0 if watch_assets else None)
+    session = Session(None, shard, rec, Stamp(iter(range(1, 99)).__next__),  # type: ignore[arg-type]
+                      watch=policy, custom_feature_enabled=True, initial_dump=True)
+    session._watch_assets(assets)
+    return session, rec
+
+
+def _named(*assets: str) -> str:
+    changes = ",".join(f'{{"asset_id":"{a}"}}' for a in assets)
+    return f'{{"event_type":"price_change","price_changes":[{changes}]}}'
+
+
+def test_session_take_counts_and_stamps_a_read_once() -> None:
+    session, rec = _session(("1",))
+    session._take([_named("1"), "PONG", b"\x00"])
+    assert [ts for ts, _, _ in rec.frames] == [1, 1, 1]
+    assert (session.frames, session.pongs) == (2, 1)
+
+
+def test_session_scan_stops_once_every_watched_asset_was_seen() -> None:
+    session, _ = _session(("1", "2", "3"))
+    session._take([_named("1", "9"), _named("3")])
+    assert session.unseen == {"2"}
+    session._take([_named("2")])
+    assert session.unseen == set()
+    assert session._seen_since_check() == ["1", "2", "3"]  # subscription order
+    assert session.unseen == {"1", "2", "3"}  # a new check period watches them all again
+    session._take([_named("2")])
+    assert session._seen_since_check() == ["2"]
+
+
+def test_session_scan_watches_assets_subscribed_mid_period() -> None:
+    session, _ = _session(("1",))
+    session._watch_assets(("5",))
+    session._deliver(7, _named("5"))
+    assert session._seen_since_check() == ["5"]
+
+
+def test_session_scan_is_off_without_the_asset_watchdog() -> None:
+    session, _ = _session(("1",), watch_assets=False)
+    session._take([_named("1")])
+    assert session.unseen == set() and session._seen_since_check() == []
