@@ -164,7 +164,9 @@ class FeedConnection(ClientConnection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._take: Take | None = None
-        self._rest = b""
+        self._rest: list[bytes] = []  # the start of a frame not yet whole, in pieces
+        self._have = 0  # bytes in _rest
+        self._need = 0  # bytes _rest must reach before cutting is worth trying again
         self.lane_error: Exception | None = None
         self.lane_frames = 0
 
@@ -190,7 +192,14 @@ class FeedConnection(ClientConnection):
         if self._take is None:
             super().data_received(data)
             return None
-        buf = self._rest + data if self._rest else data
+        if self._rest:  # a long frame arrives over many reads: join its pieces once
+            self._rest.append(data)
+            self._have += len(data)
+            if self._have < self._need:
+                return None
+            buf, self._rest = b"".join(self._rest), []
+        else:
+            buf = data
         limit = self.protocol.max_message_size
         pos = 0
         while self.protocol.state is OPEN:
@@ -198,7 +207,9 @@ class FeedConnection(ClientConnection):
             if messages and not self._deliver(messages):
                 return None
             if verdict == NEED_DATA:
-                self._rest = buf[pos:]
+                if pos < len(buf):
+                    rest = buf[pos:]
+                    self._rest, self._have, self._need = [rest], len(rest), frame_size(rest)
                 return None
             if verdict == HAND_OVER:
                 break
@@ -212,7 +223,7 @@ class FeedConnection(ClientConnection):
     def eof_received(self) -> None:
         """asyncio's callback: websockets gets the lane's partial frame before the EOF."""
         if self._take is not None:
-            rest = self._rest
+            rest = b"".join(self._rest)
             self._leave_lane()
             if rest:
                 super().data_received(rest)
@@ -232,7 +243,7 @@ class FeedConnection(ClientConnection):
 
     def _leave_lane(self) -> None:
         self._take = None
-        self._rest = b""
+        self._rest = []
 
 
 def _at_frame_boundary(ws: ClientConnection) -> bool:
@@ -253,6 +264,19 @@ def _at_frame_boundary(ws: ClientConnection) -> bool:
     except AttributeError:
         return False
     return getattr(inner, "gi_code", None) is _AT_EOF
+
+
+def frame_size(buf: bytes) -> int:
+    """Bytes needed before the frame starting `buf` can be cut: the whole frame's size once its
+    header is there, else the longest header (a lower bound: enough to read the length)."""
+    if len(buf) < 2:
+        return 2
+    length = buf[1] & 0x7F
+    if length == 126:
+        return 4 + int.from_bytes(buf[2:4], "big") if len(buf) >= 4 else 4
+    if length == 127:
+        return 10 + int.from_bytes(buf[2:10], "big") if len(buf) >= 10 else 10
+    return 2 + length
 
 
 def describe_close(exc: ConnectionClosed) -> tuple[str, int | None]:

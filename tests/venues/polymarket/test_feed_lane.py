@@ -27,6 +27,7 @@ from polyarb.venues.polymarket.feed_wire import (
     HAND_OVER,
     NEED_DATA,
     FeedConnection,
+    frame_size,
     split_frames,
 )
 from tests.venues.polymarket.test_feed_support import (
@@ -100,6 +101,14 @@ def test_split_frames_hands_over_what_is_not_its_own(frame: bytes) -> None:
 def test_split_frames_takes_a_frame_at_the_limit() -> None:
     buf = wire(b"y" * LIMIT)
     assert split_frames(buf, 0, LIMIT) == (["y" * LIMIT], len(buf), NEED_DATA)
+
+
+def test_frame_size_is_the_whole_frame_once_the_header_is_there() -> None:
+    for n in (0, 125, 126, 65535, 65536):
+        whole = wire(b"z" * n)
+        assert frame_size(whole[:len(whole) - n]) == len(whole)
+    assert [frame_size(wire(b"z" * 70000)[:k]) for k in (0, 1, 5, 9)] == [2, 2, 10, 10]
+    assert frame_size(wire(b"z" * 300)[:3]) == 4
 
 
 # --- FeedConnection vs websockets' ClientConnection ----------------------------------------
@@ -247,6 +256,13 @@ def test_lane_hands_a_fragmented_message_and_what_follows_to_websockets() -> Non
     ref, fast, lane_frames = _feed_both([stream], eof=False)
     assert fast == ref and lane_frames == 1
     assert fast["messages"] == [("text", b"a"), ("text", b"frag"), ("text", b"b")]
+
+
+def test_lane_joins_a_long_frame_sent_in_many_reads() -> None:
+    stream = wire(b"a") + wire(b"L" * 250) + wire(b"\x01" * 200, 0x82) + wire(b"b")
+    chunks = [stream[i:i + 7] for i in range(0, len(stream), 7)]
+    ref, fast, lane_frames = _feed_both(chunks, eof=False)
+    assert fast == ref and lane_frames == 4
 
 
 def test_lane_refuses_to_start_with_a_message_queued() -> None:
