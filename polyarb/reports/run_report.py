@@ -183,21 +183,23 @@ def verify_roots(roots: Sequence[str | os.PathLike[str]]) -> list[str]:
     return notes
 
 
-def open_report_db(roots: Sequence[str | os.PathLike[str]], *,
-                   use_sealed: bool = True) -> duckdb.DuckDBPyConnection:
+def open_report_db(roots: Sequence[str | os.PathLike[str]], *, use_sealed: bool = True,
+                   memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """A connection over the journal roots (shards) with _common.sql loaded.
 
-    Days read from NDJSON have their non-frame kinds read once into a temp table first
+    Days read from NDJSON have their non-frame kinds read once into a table first
     (views.snapshot_kinds): _common.sql's tables would otherwise each parse every segment again.
+    Those tables are compressed in memory, and DuckDB spills past memory_limit (views rule 8).
 
     Args:
         roots: the journal roots (shards).
         use_sealed: read sealed days from their Parquet copy (false: from their segments).
+        memory_limit: DuckDB's memory limit (`2GB`, `512MB`); None: views.memory_limit.
 
     Raises:
         JournalQueryError: a root that does not exist or holds no days.
     """
-    con = open_journal_db(list(roots), use_sealed=use_sealed)
+    con = open_journal_db(list(roots), use_sealed=use_sealed, memory_limit=memory_limit)
     try:
         snapshot_kinds(con)
         con.execute(sql_text("_common"))

@@ -135,7 +135,7 @@ def test_report_sql_prints_what_runs_and_it_runs(journal: Path) -> None:
     assert code == 0
     assert out.startswith("-- polyarb report pnl\n")
     assert "SET VARIABLE since_ns = 1766880000000000000;" in out
-    assert "CREATE OR REPLACE TEMP TABLE r_position_steps AS" in out
+    assert "CREATE OR REPLACE TABLE r_position_steps AS" in out
     assert "-- pnl: how much did the run make or lose" in out
     from polyarb.reports import open_journal_db
 

@@ -1,7 +1,9 @@
 -- Shared macros and tables of the reports (polyarb/reports/sql/*.sql). Run once per
 -- connection, before any report, over the views of polyarb.reports.open_journal_db (one view
--- per kind). The r_* tables are computed here once (temp tables, not views: every report reads
--- them several times, and a view would re-read and re-parse the journal files each time).
+-- per kind). The r_* tables are computed here once (tables, not views: every report reads
+-- them several times, and a view would re-read and re-parse the journal files each time). They
+-- go into the connection's default database, a compressed in-memory one under `polyarb report`;
+-- the CHECKPOINT after each compresses it (~10x less memory than DuckDB's uncompressed tables).
 --
 -- Conventions: money, prices and sizes are integers in micro-units (*_micros); times are
 -- ts_recv_ns (integer ns since the Unix epoch, UTC) and `at` strings; every view keeps `shard`
@@ -57,17 +59,18 @@ CREATE OR REPLACE TEMP MACRO r_elements(j) AS
 
 -- Every market registration the engine accepted (a market_rejected for it at the same seq
 -- means it was refused).
-CREATE OR REPLACE TEMP TABLE r_registrations AS
+CREATE OR REPLACE TABLE r_registrations AS
 SELECT l.shard, l.seq, l.ts_recv_ns, u.m ->> '$.condition_id' AS market_id, u.m AS info
 FROM markets_loaded AS l, unnest(from_json(l.markets, '["json"]')) AS u(m)
 WHERE NOT EXISTS (
     SELECT 1 FROM market_rejected AS r
     WHERE r.shard = l.shard AND r.cause_seq = l.seq
       AND r.condition_id = u.m ->> '$.condition_id');
+CHECKPOINT;
 
 -- token -> market (latest registration), its outcome, whether it is the market's YES token
 -- (outcome "yes", else the first token: polyarb/core/positions.py), and the neg-risk group.
-CREATE OR REPLACE TEMP TABLE r_tokens AS
+CREATE OR REPLACE TABLE r_tokens AS
 WITH toks AS (
     SELECT g.shard, g.seq, g.market_id, t.i, t.tok.token_id AS token_id, t.tok.outcome AS outcome,
            CASE WHEN coalesce(CAST(g.info ->> '$.neg_risk' AS BOOLEAN), false)
@@ -87,11 +90,12 @@ SELECT DISTINCT ON (t.shard, t.token_id) t.shard, t.token_id, t.market_id, t.out
        t.token_id = y.yes_token AS is_yes, t.group_id, t.augmented
 FROM toks AS t JOIN yes AS y USING (shard, seq, market_id)
 ORDER BY t.shard, t.token_id, t.seq DESC;
+CHECKPOINT;
 
 -- Each market's first resolution with a winner among its tokens: a markets_loaded carrying
 -- winning_token_id, or a market_resolved message on the feed (for a market registered before
 -- it, in an element the parser did not reject).
-CREATE OR REPLACE TEMP TABLE r_resolutions AS
+CREATE OR REPLACE TABLE r_resolutions AS
 WITH feed AS (
     SELECT f.shard, f.seq, f.ts_recv_ns, e.i, e.msg
     FROM (SELECT * FROM raw_frame  -- a text search first: most frames are book updates
@@ -124,12 +128,13 @@ WITH feed AS (
 SELECT DISTINCT ON (shard, market_id) shard, market_id, seq, ts_recv_ns, winner, source
 FROM candidates
 ORDER BY shard, market_id, seq;
+CHECKPOINT;
 
 -- ---- orders and fills -------------------------------------------------------------------------
 
 -- Every order we decided to send: legs (place_orders) and unwind orders, with the opportunity
 -- and strategy they belong to and the venue id the venue gave them (order_accepted).
-CREATE OR REPLACE TEMP TABLE r_orders AS
+CREATE OR REPLACE TABLE r_orders AS
 WITH intents AS (
     SELECT p.shard, p.seq, p.ts_recv_ns, p.cause_seq, p.opp_id, p.batch_id, 'leg' AS role,
            unnest(from_json(p.orders, '[{"client_order_id":"VARCHAR","token_id":"VARCHAR",
@@ -155,11 +160,12 @@ SELECT i.shard, i.o.client_order_id AS client_order_id, a.venue_order_id, i.opp_
 FROM intents AS i
 LEFT JOIN accepted AS a ON a.shard = i.shard AND a.client_order_id = i.o.client_order_id
 LEFT JOIN opportunity_detected AS d ON d.shard = i.shard AND d.opp_id = i.opp_id;
+CHECKPOINT;
 
 -- Our fills as the engine books them (polyarb/core/trades.py): trade events that pass the
 -- engine's checks, deduplicated by trade id; the first event of a trade books the fill unless
 -- it is FAILED; the first FAILED after it voids the fill, unless CONFIRMED came first.
-CREATE OR REPLACE TEMP TABLE r_fills AS
+CREATE OR REPLACE TABLE r_fills AS
 WITH valid AS (
     SELECT *, row_number() OVER (PARTITION BY shard, trade_id ORDER BY seq) AS n
     FROM trade_updated
@@ -197,13 +203,14 @@ JOIN later AS l USING (shard, trade_id)
 LEFT JOIN venue_ids AS v ON v.shard = b.shard AND v.venue_order_id = b.venue_order_id
 LEFT JOIN r_orders AS o ON o.shard = b.shard AND o.client_order_id = v.client_order_id
 LEFT JOIN r_tokens AS t ON t.shard = b.shard AND t.token_id = b.token_id;
+CHECKPOINT;
 
 -- ---- positions and P&L -----------------------------------------------------------------------
 
 -- What changes a token's position, in seq order: fills (quantity and cash as
 -- polyarb/core/positions.py books them: a BUY fee is shares withheld, a SELL fee collateral),
 -- voids of fills, and the settlement of a resolved market.
-CREATE OR REPLACE TEMP TABLE r_position_events AS
+CREATE OR REPLACE TABLE r_position_events AS
 SELECT shard, token_id, seq, ts_recv_ns, 'fill' AS kind, trade_id, strategy,
        CAST(NULL AS BOOLEAN) AS is_winner, price_micros,
        CASE WHEN side = 'BUY' THEN CAST(size_micros AS HUGEINT) - fee_micros
@@ -221,16 +228,18 @@ SELECT t.shard, t.token_id, r.seq, r.ts_recv_ns, 'settle', NULL, NULL, t.token_i
        NULL, 0, 0, 0, 0
 FROM r_resolutions AS r JOIN r_tokens AS t USING (shard, market_id)
 WHERE EXISTS (SELECT 1 FROM r_fills AS f WHERE f.shard = t.shard AND f.token_id = t.token_id);
+CHECKPOINT;
 
 -- Each token's events ranked for the step-by-step fold below. `voided`: a fill that is voided
 -- later, the only fills whose booked effect the fold keeps.
-CREATE OR REPLACE TEMP TABLE r_position_ranked AS
+CREATE OR REPLACE TABLE r_position_ranked AS
 SELECT e.*, row_number() OVER (PARTITION BY e.shard, e.token_id ORDER BY e.seq) AS rn,
        e.kind = 'fill' AND EXISTS (
            SELECT 1 FROM r_fills AS f
            WHERE f.shard = e.shard AND f.trade_id = e.trade_id AND f.void_seq IS NOT NULL)
            AS voided
 FROM r_position_events AS e;
+CHECKPOINT;
 
 -- The average-cost position of every token after each of its events (positions.py rules 1-4,
 -- step by step): quantity, cost basis, the realized P&L and fees the event booked, the last
@@ -238,7 +247,7 @@ FROM r_position_events AS e;
 -- settlement's: the token's last fill's). `booked` holds what each later-voided fill booked, so
 -- its void takes exactly that back (only those fills: a map of every fill was copied, growing, at
 -- every step).
-CREATE OR REPLACE TEMP TABLE r_position_steps AS
+CREATE OR REPLACE TABLE r_position_steps AS
 WITH RECURSIVE ev AS (
     SELECT * FROM r_position_ranked
 ), steps AS (
@@ -305,3 +314,4 @@ SELECT s.shard, s.token_id, coalesce(t.market_id, s.token_id) AS market_id, s.rn
        s.resolved, s.last_price, s.strategy, coalesce(s.attributed, 'unattributed') AS attributed
 FROM steps AS s LEFT JOIN r_tokens AS t USING (shard, token_id)
 WHERE s.rn > 0;
+CHECKPOINT;
