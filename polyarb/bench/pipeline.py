@@ -16,8 +16,9 @@
 # 5. The breakdown (run_breakdown, `python -m polyarb.bench.pipeline F.ndjson`) runs the same
 #    loop and says what a tail percentile is made of: each frame's latency (wall, and the
 #    thread's CPU time, which a busy machine inflates less) under one class, first that applies:
-#    "commit" (the frame's append wrote a batch), "order" (an order action: journal synced),
-#    "opportunity", "<event type>+decisions" (continuity and other decisions), "<event type>".
+#    "order" (an order action: the journal was synced, so a batch was written too), "commit"
+#    (the frame's append wrote a batch: the group commit's deadline or size), "opportunity",
+#    "<event type>+decisions" (continuity and other decisions), "<event type>".
 #    Event types come from a parse outside the timed window. Counts per class are exact; the
 #    times are as noisy as the machine.
 from __future__ import annotations
@@ -273,10 +274,10 @@ def event_type(line: str) -> str:
 
 def frame_class(kind: str, decisions: Sequence[Decision], committed: bool) -> str:
     """The class of one handled frame (rule 5: the first that applies)."""
-    if committed:
-        return "commit"
     if any(isinstance(d, _ACTIONS) for d in decisions):
         return "order"
+    if committed:
+        return "commit"
     if any(type(d) is OpportunityDetected for d in decisions):
         return "opportunity"
     return f"{kind}+decisions" if decisions else kind

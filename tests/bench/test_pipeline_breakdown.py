@@ -32,8 +32,9 @@ def test_event_type_shapes_named() -> None:
     assert event_type("not json") == "bad"
 
 
-def test_frame_class_precedence_commit_order_opportunity_decisions() -> None:
-    assert frame_class("price_change", [_OPP, _PLACE], committed=True) == "commit"
+def test_frame_class_precedence_order_commit_opportunity_decisions() -> None:
+    assert frame_class("price_change", [_OPP, _PLACE], committed=True) == "order"
+    assert frame_class("price_change", [_OPP], committed=True) == "commit"
     assert frame_class("price_change", [_OPP, _PLACE], committed=False) == "order"
     assert frame_class("price_change", [_OPP], committed=False) == "opportunity"
     assert frame_class("book", [_RESTORED], committed=False) == "book+decisions"
