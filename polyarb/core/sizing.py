@@ -147,7 +147,8 @@ def largest_size(legs: Sequence[LegSpec], settle: int, limits: Limits) -> int:
     """Largest grid size passing the pessimistic criterion within depth and caps (0: none).
 
     Walks stretches of constant prices ("segments"). Amounts are exact integers scaled by
-    `scale` (a multiple of every fee denominator), so nothing is rounded until reporting.
+    `scale` (a multiple of every fee denominator that can be non-zero, see _scale), so nothing
+    is rounded until reporting.
     """
     scale = _scale(legs)
     cursors = [_Cursor(leg, scale) for leg in legs]
