@@ -76,6 +76,7 @@ def test_rebuild_run_seq_every_checkpoint_names_the_last_run_started_before_it(
 def test_rebuild_run_seq_restart_after_each_run_picks_that_run(tmp_path: Path) -> None:
     # Arrange: restart (rebuild from the newest checkpoint) after every run of one day
     s = Scenario(tmp_path / "j", every=15)
+    expected: list[tuple[str | None, int]] = []
     for n, config in enumerate((DETECT_ONLY, EngineConfig(), DETECT_ONLY)):
         if n:
             s.start(config)
@@ -95,6 +96,12 @@ def test_rebuild_run_seq_restart_after_each_run_picks_that_run(tmp_path: Path) -
             f"r{s.runs}", _run_seqs(tmp_path / "j")[-1])
         assert got.engine.config == want.engine.config == (config if n else EngineConfig())
         assert got.engine.state_hash() == want.engine.state_hash()
+        expected.append((want.last_run_id, want.run_seq))
+
+    # Assert: the restarts' own rebuilds (the writer open, its day reopened) found the same
+    s.start(EngineConfig())
+    assert [(r.last_run_id, r.run_seq) for r in s.rebuilt[1:]] == expected
+    assert all(r.checkpoint_seq is not None for r in s.rebuilt[1:])
 
 
 def _run_seqs(root: Path) -> list[int]:
