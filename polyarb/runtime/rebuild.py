@@ -52,7 +52,7 @@ from polyarb.events.base import Decision, Event, Record
 from polyarb.events.decisions import StateCheckpoint
 from polyarb.events.inputs import RunStarted
 from polyarb.journal import JournalCorrupt, Problem, iter_records, layout
-from polyarb.journal.scan import MAX_LINE, read_manifest_or_none
+from polyarb.journal.scan import MAX_LINE, kind_of_line, read_manifest_or_none
 from polyarb.runtime.gcpause import gc_paused
 
 log = logging.getLogger(__name__)
@@ -259,8 +259,9 @@ def run_in_force(root: Path, at: int, run_seq: int | None) -> tuple[int, RunStar
         return 0, None
     if run_seq is not None and 0 < run_seq < at:
         line = line_at(root, run_seq)
-        ev = None if line is None else _decoded(root, run_seq, line)
-        if type(ev) is RunStarted:
+        if line is not None and kind_of_line(line) == "run_started":  # else: not the record
+            ev = _decoded(root, run_seq, line)
+            assert isinstance(ev, RunStarted)
             return run_seq, ev
     if run_seq is not None:
         log.warning("rebuild: the state_checkpoint at seq %d names seq %s as its run_started, "
