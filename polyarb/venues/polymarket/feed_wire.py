@@ -1,6 +1,6 @@
 # What the market feed says on the wire and to its sink: subscription frames, the sink protocol,
-# the asset-id scan, the wording of close reasons and the websocket frame splitter of the
-# receive fast lane (feed_conn.FeedConnection).
+# the asset-id scan, the wording of close reasons, and the receive fast lane: a websocket frame
+# splitter and the connection class that uses it (FeedConnection).
 #
 # Rules (protocol reference sections 1.2-1.5):
 # 1. A connection sends ONE initial frame ({"assets_ids", "type": "market", "initial_dump",
