@@ -382,3 +382,21 @@ def test_session_scan_is_off_without_the_asset_watchdog() -> None:
     session, _ = _session(("1",), watch_assets=False)
     session._take([_named("1")])
     assert session.unseen == set() and session._seen_since_check() == []
+
+
+def test_lane_live_protocol_pongs_still_reach_websockets() -> None:
+    async def main() -> None:
+        async with venue() as server:
+            rec = Recorder()
+            feed = fast_feed(server.url, rec, ws_ping_interval_s=0.05, ws_ping_timeout_s=0.3)
+            feed.subscribe(["1"])
+            async with running(feed):
+                await until(lambda: len(rec.data()) == 1)
+                ws = feed._shards[0].session.ws  # type: ignore[union-attr]
+                for i in range(60):  # 0.6 s of data: keepalive pings go out meanwhile
+                    await server.conns[0].send(f'{{"n":{i}}}')
+                    await asyncio.sleep(0.01)
+                assert isinstance(ws, FeedConnection) and ws.on_lane and ws.lane_frames > 0
+                assert ws.latency > 0  # websockets matched a pong to its ping
+            assert rec.closes() == ["client_close"]
+    run(main)
