@@ -16,16 +16,25 @@
 #    days are sealed once (a sealed day is kept as it is).
 # 4. The targets (10M events: sealed <= 1 s, unsealed <= 5 s for pnl + kinds) are printed next to
 #    the figures, never judged.
+# 5. Memory (report_memory, `python -m polyarb.bench.reportbench ROOT`): every shipped report over
+#    an existing journal, each in a fresh process doing what `polyarb report NAME --format csv`
+#    does (open_report_db, query, render), on the segments and on the sealed copies: wall and CPU
+#    seconds, peak RSS of that process (wait4) and a hash of its output, to check that a change
+#    leaves every byte as it was.
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
+import hashlib
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +213,80 @@ def render(r: dict[str, Any]) -> str:
                      f"{pnl['best_s']:7.3f} s  cpu {pnl['cpu_s']:6.2f} s")
     lines.append(f"sealed vs unsealed (pnl+kinds): {r['sealed_speedup']:.1f}x faster")
     return "\n".join(lines)
+
+
+# ---- memory (rule 5) ---------------------------------------------------------------------------
+
+_REPORT_CHILD = """
+import sys
+from polyarb.reports.run_report import Window, open_report_db, query, render
+root, name, sealed, order_id = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+con = open_report_db([root], use_sealed=sealed)
+sys.stdout.write(render(query(con, name, Window(), order_id or None), "csv"))
+"""
+_RSS_UNIT = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+
+
+def report_memory(root: Path, sealed: bool, order_id: str | None = None) -> list[dict[str, Any]]:
+    """Every shipped report over the whole journal, each in its own process (rule 5).
+
+    Args:
+        root: an existing journal root.
+        sealed: read sealed days from Parquet (false: every day from its segments).
+        order_id: the order `audit` traces (without one, audit is left out).
+
+    Returns:
+        One dict per report: report, wall_s, cpu_s, peak_rss_mb, sha256 (first 16 hex digits).
+
+    Raises:
+        ReportBenchError: a report that failed (its exit status).
+    """
+    from polyarb.reports.run_report import REPORTS
+
+    return [_report_child(root, name, sealed, order_id or "")
+            for name in REPORTS if name != "audit" or order_id]
+
+
+def _report_child(root: Path, name: str, sealed: bool, order_id: str) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", _REPORT_CHILD, str(root), name,
+                                 "1" if sealed else "0", order_id], stdout=out)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS and CPU
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        if proc.returncode != 0:
+            raise ReportBenchError(f"report {name} over {root} exited {proc.returncode}")
+        out.seek(0)
+        for block in iter(lambda: out.read(1 << 20), b""):
+            digest.update(block)
+    return {"report": name, "wall_s": round(wall, 2),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "peak_rss_mb": usage.ru_maxrss * _RSS_UNIT // (1 << 20),
+            "sha256": digest.hexdigest()[:16]}
+
+
+def render_memory(rows: Sequence[dict[str, Any]], source: str) -> str:
+    """report_memory's rows as a table, one line per report."""
+    lines = [f"{'source':<8} {'report':<14} {'wall_s':>8} {'cpu_s':>8} {'peak_rss_mb':>11}  sha256"]
+    lines += [f"{source:<8} {r['report']:<14} {r['wall_s']:>8.2f} {r['cpu_s']:>8.2f} "
+              f"{r['peak_rss_mb']:>11}  {r['sha256']}" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m polyarb.bench.reportbench ROOT [--order-id ID] [--source ndjson|parquet]`."""
+    parser = argparse.ArgumentParser(description="Time, peak RSS and output hash of every report")
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--order-id", default=None, help="the order audit traces")
+    parser.add_argument("--source", choices=("ndjson", "parquet", "both"), default="both")
+    args = parser.parse_args(argv)
+    for source in ("ndjson", "parquet"):
+        if args.source in (source, "both"):
+            rows = report_memory(args.root, source == "parquet", args.order_id)
+            print(render_memory(rows, source), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -156,3 +156,21 @@ def test_reports_that_read_the_files_never_hash_a_whole_journal_scan(
     assert any(_join_type(n) == "MARK" for n in joins)
     for join in joins:  # children[1] is the side DuckDB builds its hash table from
         assert not _scans_all_records(join["children"][1]), join["extra_info"]
+
+
+def test_report_memory_bench_hashes_each_report_as_the_command_prints_it(
+        journal: Path, con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from polyarb.bench import reportbench
+    from polyarb.reports import run_report
+
+    monkeypatch.setattr(run_report, "REPORTS", ("breaker", "audit"))
+    rows = reportbench.report_memory(journal, sealed=False, order_id=ORDER_ID)
+
+    assert [r["report"] for r in rows] == ["breaker", "audit"]
+    for row in rows:
+        text = render(query(con, row["report"], Window(), ORDER_ID), "csv")
+        assert row["sha256"] == hashlib.sha256(text.encode()).hexdigest()[:16]
+        assert row["peak_rss_mb"] > 0 and row["cpu_s"] > 0
+    assert "breaker" in reportbench.render_memory(rows, "ndjson")
