@@ -253,11 +253,12 @@ def _at_frame_boundary(ws: ClientConnection) -> bool:
     queue): on any other shape this answers False and the connection simply stays off the
     lane.
     """
-    protocol = ws.protocol
-    if (protocol.state is not OPEN or protocol.extensions or protocol.reader.buffer
-            or protocol.current_size is not None or protocol.max_fragment_size is not None):
-        return False
-    try:
+    try:  # every attribute below may be missing in another websockets release
+        protocol = ws.protocol
+        if (protocol.state is not OPEN or protocol.extensions or protocol.reader.buffer
+                or protocol.current_size is not None
+                or protocol.max_fragment_size is not None):
+            return False
         if len(ws.recv_messages.frames) or ws.recv_messages.get_in_progress:
             return False
         inner = protocol.parser.gi_yieldfrom.gi_yieldfrom  # type: ignore[attr-defined]
