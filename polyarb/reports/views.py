@@ -17,7 +17,7 @@
 # 6. Records are shown as journaled: a record of an older schema version (`v`) is not upcast
 #    here (polyarb.journal.iter_records does that).
 # 7. Exception to rule 1, asked for by a caller (the reports: snapshot_kinds): the kinds other
-#    than raw_frame (few rows, read by many queries) are read once into a temp table and their
+#    than raw_frame (few rows, read by many queries) are read once into a table and their
 #    views re-pointed at it, so NDJSON is parsed once instead of once per query. Those views then
 #    show the journal as of that read; `events` and `raw_frame` still re-read the files.
 # 8. Memory: the connection's default database is a compressed in-memory one (DATABASE), so the
