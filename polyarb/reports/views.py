@@ -118,6 +118,9 @@ def _bound_memory(con: duckdb.DuckDBPyConnection, limit: str | None) -> None:
     # rule 8; the spill directory is named, not created: DuckDB creates it on its first spill
     spill = Path(tempfile.gettempdir()) / f"polyarb-report-{os.getpid()}-{secrets.token_hex(4)}"
     con.execute(f"SET memory_limit = {quote_str(limit or memory_limit(con))}")
+    # DuckDB may draw a progress bar into stdout (seen in `python -c` children): a report's
+    # stdout is the report
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"SET temp_directory = {quote_str(str(spill))}")
     con.execute(f"ATTACH ':memory:' AS {DATABASE} (COMPRESS)")
     con.execute(f"USE {DATABASE}")

@@ -56,6 +56,7 @@ def test_open_report_db_tables_are_in_the_compressed_database(
     tables = dict(con.execute("SELECT table_name, database_name FROM duckdb_tables()").fetchall())
 
     assert _setting(con, "memory_limit") != ""
+    assert _setting(con, "enable_progress_bar") == "False"  # never drawn into a report's stdout
     assert con.execute("SELECT current_database()").fetchone() == (DATABASE,)
     assert tables[SNAPSHOT_TABLE] == DATABASE
     assert {tables[t] for t in ("r_fills", "r_orders", "r_position_steps")} == {DATABASE}
