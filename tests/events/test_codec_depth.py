@@ -212,3 +212,12 @@ def test_encode_record_too_deep_large_state_refused() -> None:
         encode_record(2, ckpt)
     with pytest.raises(MalformedRecord):
         _orjson_line(2, ckpt)
+
+
+@pytest.mark.parametrize(("limit", "within"), [(17, False), (18, True), (512, True)])
+def test_depth_at_most_large_deep_remainder_hands_over_to_numpy(limit: int, within: bool) -> None:
+    # Many 18-deep chains: each pass removes one level only, so the passes stop early.
+    brackets = b"[" + (b"{" * 17 + b"}" * 17 + b",") * 2000 + b"[]]"
+    brackets = brackets.replace(b",", b"")
+
+    assert codec._depth_at_most(brackets, limit) is within
