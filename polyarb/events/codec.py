@@ -155,7 +155,9 @@ def _few_brackets(data: bytes) -> bool:
 
 def _shallow_json(data: bytes) -> bool:
     # For valid JSON `data`. Small values (every market frame) take one orjson parse; a large one
-    # (the state checkpoint's ~15 MiB) is scanned for brackets instead, several times cheaper.
+    # (the state checkpoint's ~15 MiB) is scanned for brackets instead, ~10x cheaper and exact:
+    # same verdict, except that a number beyond a double (1e400) no longer refuses a large
+    # value, just as it never refused a value with few brackets.
     if len(data) > _LARGE_VALUE:
         return _is_utf8(data) and _depth_at_most(_structural_brackets(data), _MAX_DEPTH)
     return _orjson_shallow(data)
@@ -196,8 +198,8 @@ def _structural_brackets(data: bytes) -> bytes:
     # The brackets of valid JSON `data` that lie outside strings, in order.
     # Escapes first. In valid JSON a backslash occurs only inside a string, and the first
     # backslash of every maximal run of them starts an escape: the byte before the run is the
-    # opening quote, a plain character or the last byte of an escape (`"`, a letter or a hex
-    # digit, never a backslash). So the parser pairs each run left to right, as `\\`, `\\`,
+    # opening quote, a plain character or the last byte of an escape (`"`, `/`, a letter or a
+    # hex digit, never a backslash). So the parser pairs each run left to right, as `\\`, `\\`,
     # ... plus, for an odd run, one `\` escaping the next byte, which is not a backslash.
     # bytes.replace also pairs left to right from each run's first byte, and leaves an odd run's
     # last backslash next to the byte it escapes; the second replace then removes exactly the
@@ -220,7 +222,7 @@ def _outside_strings(marks: bytes) -> bytes:
 
     codes = np.frombuffer(marks, dtype=np.uint8)
     quote = codes == ord('"')
-    outside = (np.cumsum(quote, dtype=np.int32) & 1) == 0
+    outside = (np.cumsum(quote, dtype=_total_dtype(np, len(marks))) & 1) == 0
     return bytes(codes[outside & ~quote].tobytes())
 
 
@@ -249,7 +251,12 @@ def _max_depth(brackets: bytes) -> int:
     import numpy as np  # here, not at the top: starting the CLI never pays for it
 
     steps = np.frombuffer(brackets.translate(_AS_STEPS), dtype=np.int8)
-    return int(np.cumsum(steps, dtype=np.int32).max(initial=0))
+    return int(np.cumsum(steps, dtype=_total_dtype(np, len(brackets))).max(initial=0))
+
+
+def _total_dtype(np: Any, n: int) -> Any:
+    # A running total over n bytes stays within +-n: int32 (half the memory) unless n is huge.
+    return np.int32 if n < 2**31 else np.int64
 
 
 def _embeddable_line(data: bytes) -> bool:
