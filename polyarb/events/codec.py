@@ -33,6 +33,8 @@ from polyarb.events.codec_errors import (
     UnknownKind,
     UnsupportedVersion,
 )
+from polyarb.events.json_depth import few_brackets as _few_brackets
+from polyarb.events.json_depth import shallow_json as _shallow_json
 from polyarb.events.upcasts import UPCASTERS, Upcaster, upcast_record
 
 # Re-exported: importers name these from the codec (errors in codec_errors, upcasts in upcasts).
@@ -89,10 +91,6 @@ _VALIDATOR = msgspec.json.Decoder(msgspec.Raw)
 
 # Deeper JSON is not embedded: msgspec's reader recurses once per level and stops near Python's
 # recursion limit (1000), so this leaves a wide margin for the reader's own stack.
-_MAX_DEPTH = 512
-_ORJSON_DEPTH = 1024  # orjson's nesting limit since 3.9.15 (pinned by tests/events)
-_DEPTH_OPEN = b"[" * (_ORJSON_DEPTH - _MAX_DEPTH)
-_DEPTH_CLOSE = b"]" * (_ORJSON_DEPTH - _MAX_DEPTH)
 _JSON_SPACE = frozenset(b" \t\n\r")
 
 
@@ -145,118 +143,6 @@ def _fits_one_line(data: bytes) -> bool:
         and b"\n" not in data
         and b"\r" not in data
     )
-
-
-def _few_brackets(data: bytes) -> bool:
-    # A cheap proof of shallowness: nesting depth never exceeds the number of openers, nor half
-    # the length (every level needs an opener and a closer), so short values need no count.
-    return len(data) <= 2 * _MAX_DEPTH or data.count(b"[") + data.count(b"{") <= _MAX_DEPTH
-
-
-def _shallow_json(data: bytes) -> bool:
-    # For valid JSON `data`. Small values (every market frame) take one orjson parse; a large one
-    # (the state checkpoint's ~15 MiB) is scanned for brackets instead, ~10x cheaper and exact:
-    # same verdict, except that a number beyond a double (1e400) no longer refuses a large
-    # value, just as it never refused a value with few brackets.
-    if len(data) > _LARGE_VALUE:
-        return _is_utf8(data) and _depth_at_most(_structural_brackets(data), _MAX_DEPTH)
-    return _orjson_shallow(data)
-
-
-def _orjson_shallow(data: bytes) -> bool:
-    # For valid JSON `data`: orjson refuses nesting deeper than _ORJSON_DEPTH, so wrapping the
-    # value in (_ORJSON_DEPTH - _MAX_DEPTH) lists tests its depth in one C-speed parse. (A value
-    # orjson refuses for another reason, such as 1e400, is then kept in `text`: still lossless.)
-    try:
-        orjson.loads(_DEPTH_OPEN + data + _DEPTH_CLOSE)
-    except orjson.JSONDecodeError:
-        return False
-    return True
-
-
-# Above this size the bracket scan replaces the orjson parse (~10x less CPU on a 15 MiB state
-# checkpoint); smaller values, every market frame, keep the hot path exactly as it was.
-_LARGE_VALUE = 64 * 1024
-_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'"[]{}')))  # translate's delete set
-_AS_PARENS = bytes.maketrans(b"[{]}", b"(())")
-_AS_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 / -1 as int8
-_PEEL_PASSES = 16
-
-
-def _is_utf8(data: bytes) -> bool:
-    # The skip validator does not check UTF-8 inside strings but orjson does: keep its verdict.
-    if data.isascii():
-        return True
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _structural_brackets(data: bytes) -> bytes:
-    # The brackets of valid JSON `data` that lie outside strings, in order.
-    # Escapes first. In valid JSON a backslash occurs only inside a string, and the first
-    # backslash of every maximal run of them starts an escape: the byte before the run is the
-    # opening quote, a plain character or the last byte of an escape (`"`, `/`, a letter or a
-    # hex digit, never a backslash). So the parser pairs each run left to right, as `\\`, `\\`,
-    # ... plus, for an odd run, one `\` escaping the next byte, which is not a backslash.
-    # bytes.replace also pairs left to right from each run's first byte, and leaves an odd run's
-    # last backslash next to the byte it escapes; the second replace then removes exactly the
-    # escaped quotes. Every `"` left delimits a string. (UTF-8 multi-byte sequences hold no
-    # ASCII byte, and `\u0022` is no `"` byte, so neither can fake a quote or a bracket.)
-    if b"\\" in data:
-        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
-    marks = data.translate(None, _NOT_STRUCTURE)  # quotes and brackets only
-    # Quotes now alternate open, close. If removing adjacent pairs left to right removes them
-    # all, then each string's opening quote was followed by its closing one (by induction from
-    # the first quote): no string held a bracket, and every bracket left is structural.
-    bare = marks.replace(b'""', b"")
-    return _outside_strings(marks) if b'"' in bare else bare
-
-
-def _outside_strings(marks: bytes) -> bytes:
-    # Some string holds a bracket: keep what lies outside every string (an even number of
-    # quotes before it), vectorised since such values can hold millions of strings.
-    import numpy as np  # here, not at the top: starting the CLI never pays for it
-
-    codes = np.frombuffer(marks, dtype=np.uint8)
-    quote = codes == ord('"')
-    outside = (np.cumsum(quote, dtype=_total_dtype(np, len(marks))) & 1) == 0
-    return bytes(codes[outside & ~quote].tobytes())
-
-
-def _depth_at_most(brackets: bytes, limit: int) -> bool:
-    # `brackets`: the balanced structural brackets of a JSON value; is its nesting <= limit?
-    if len(brackets) <= 2 * limit:
-        return True
-    # One replace removes every pair that is empty in its input (it never rescans its own
-    # output), so a pair holding a nest h levels tall goes in pass h: empty after k passes
-    # means at most k levels. Typical values (the checkpoint: 6) end here without numpy.
-    # A large remainder that shrank by under a quarter is a deep one: numpy is then cheaper
-    # than more passes, and the passes cost at most ~4 first passes in all.
-    parens = brackets.translate(_AS_PARENS)
-    for _ in range(min(_PEEL_PASSES, limit)):
-        rest = parens.replace(b"()", b"")
-        if not rest:
-            return True
-        if len(rest) > 4096 and 4 * len(rest) > 3 * len(parens):
-            break
-        parens = rest
-    return _max_depth(brackets) <= limit
-
-
-def _max_depth(brackets: bytes) -> int:
-    # The highest running total of +1 per opener, -1 per closer.
-    import numpy as np  # here, not at the top: starting the CLI never pays for it
-
-    steps = np.frombuffer(brackets.translate(_AS_STEPS), dtype=np.int8)
-    return int(np.cumsum(steps, dtype=_total_dtype(np, len(brackets))).max(initial=0))
-
-
-def _total_dtype(np: Any, n: int) -> Any:
-    # A running total over n bytes stays within +-n: int32 (half the memory) unless n is huge.
-    return np.int32 if n < 2**31 else np.int64
 
 
 def _embeddable_line(data: bytes) -> bool:

@@ -1,11 +1,11 @@
-# The codec's depth proof for large embedded JSON (codec._shallow_json above _LARGE_VALUE).
+# The codec's depth proof for large embedded JSON (json_depth.shallow_json above _LARGE_VALUE).
 #
 # Rules of these tests:
 # - the bracket scan (_structural_brackets + _depth_at_most) must give the verdict of the orjson
 #   parse it replaces (_orjson_shallow) on every valid JSON value orjson can hold, and the exact
 #   nesting depth the value was built with: hypothesis builds values around the 512 limit whose
 #   strings hold brackets, quotes, backslash runs, \u escapes and non-ASCII text;
-# - the large-value path is forced on small values by lowering codec._LARGE_VALUE (monkeypatch);
+# - the large-value path is forced on small values by lowering json_depth.LARGE_VALUE (monkeypatch);
 # - a StateCheckpoint's journal line is byte for byte the line the orjson proof allowed.
 # No timing here: the costs are measured by the commands in the change's report.
 from __future__ import annotations
@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polyarb.core.engine import Engine
-from polyarb.events import StateCheckpoint, codec, decode_record, encode_record
+from polyarb.events import StateCheckpoint, codec, decode_record, encode_record, json_depth
 from polyarb.events.codec_errors import MalformedRecord
 from polyarb.events.inputs import MarketInfo, MarketsLoaded, RawFrame, TokenInfo
 
@@ -27,17 +27,17 @@ LIMIT = 512
 
 
 def _scan_verdict(value: bytes) -> bool:
-    return codec._depth_at_most(codec._structural_brackets(value), LIMIT)
+    return json_depth.depth_at_most(json_depth.structural_brackets(value), LIMIT)
 
 
 def _scan_depth(value: bytes) -> int:
-    return codec._max_depth(codec._structural_brackets(value))
+    return json_depth.max_depth(json_depth.structural_brackets(value))
 
 
 def _large_path_verdict(value: bytes) -> bool:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(codec, "_LARGE_VALUE", 0)
-        return codec._shallow_json(value)
+        mp.setattr(json_depth, "LARGE_VALUE", 0)
+        return json_depth.shallow_json(value)
 
 
 # Strings that trip a naive scanner: brackets, quotes, backslash runs before quotes and
@@ -78,8 +78,8 @@ def test_bracket_scan_near_the_limit_matches_orjson(case: tuple[bytes, int]) -> 
     value, depth = case
 
     assert _scan_depth(value) == depth
-    assert _scan_verdict(value) is codec._orjson_shallow(value) is (depth <= LIMIT)
-    assert _large_path_verdict(value) is codec._orjson_shallow(value)
+    assert _scan_verdict(value) is json_depth.orjson_shallow(value) is (depth <= LIMIT)
+    assert _large_path_verdict(value) is json_depth.orjson_shallow(value)
 
 
 @settings(max_examples=150, deadline=None)
@@ -90,7 +90,8 @@ def test_depth_at_most_peel_and_numpy_agree_with_exact_depth(
     # Small limits: the peeling passes decide (or give up to numpy) against the built depth.
     value, depth = case
 
-    assert codec._depth_at_most(codec._structural_brackets(value), limit) is (depth <= limit)
+    brackets = json_depth.structural_brackets(value)
+    assert json_depth.depth_at_most(brackets, limit) is (depth <= limit)
 
 
 @settings(max_examples=100, deadline=None)
@@ -137,16 +138,16 @@ def _python_depth(value: object) -> int:
 )
 def test_bracket_scan_edge_cases_exact_depth(value: bytes, depth: int) -> None:
     assert _scan_depth(value) == depth
-    assert _scan_verdict(value) is (depth <= LIMIT) is codec._orjson_shallow(value)
+    assert _scan_verdict(value) is (depth <= LIMIT) is json_depth.orjson_shallow(value)
 
 
 @pytest.mark.parametrize(("inner", "embedded"), [(511, True), (512, False), (700, False)])
 def test_frame_is_embeddable_large_value_depth_boundary(inner: int, embedded: bool) -> None:
     # Over _LARGE_VALUE and over 512 openers: the real (unpatched) large path decides.
     value = b"[" + b'{"s":"[[[\\\\\\"{"},' * 8000 + b"[" * inner + b"]" * inner + b"]"
-    assert len(value) > codec._LARGE_VALUE
+    assert len(value) > json_depth.LARGE_VALUE
 
-    assert codec.frame_is_embeddable(value) is embedded is codec._orjson_shallow(value)
+    assert codec.frame_is_embeddable(value) is embedded is json_depth.orjson_shallow(value)
 
 
 def test_frame_is_embeddable_large_invalid_utf8_refused_like_orjson() -> None:
@@ -154,7 +155,7 @@ def test_frame_is_embeddable_large_invalid_utf8_refused_like_orjson() -> None:
     value = b'["\xed\xa0\x80",' + b"[]," * 30000 + b"1]"
 
     assert codec.frame_is_embeddable(value) is False
-    assert codec._orjson_shallow(value) is False
+    assert json_depth.orjson_shallow(value) is False
 
 
 def test_frame_is_embeddable_large_number_beyond_double_is_embedded() -> None:
@@ -190,13 +191,13 @@ def _engine(tokens: int, levels: int) -> Engine:
 
 def _orjson_line(seq: int, ckpt: StateCheckpoint) -> bytes:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(codec, "_LARGE_VALUE", 1 << 62)
+        mp.setattr(json_depth, "LARGE_VALUE", 1 << 62)
         return encode_record(seq, ckpt)
 
 
 def test_encode_record_state_checkpoint_line_unchanged() -> None:
     ckpt = _engine(tokens=60, levels=20).checkpoint(10, 99, run_seq=1)
-    assert len(ckpt.state) > codec._LARGE_VALUE
+    assert len(ckpt.state) > json_depth.LARGE_VALUE
 
     line = encode_record(11, ckpt)
 
@@ -220,4 +221,4 @@ def test_depth_at_most_large_deep_remainder_hands_over_to_numpy(limit: int, with
     brackets = b"[" + (b"{" * 17 + b"}" * 17 + b",") * 2000 + b"[]]"
     brackets = brackets.replace(b",", b"")
 
-    assert codec._depth_at_most(brackets, limit) is within
+    assert json_depth.depth_at_most(brackets, limit) is within

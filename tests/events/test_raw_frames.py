@@ -151,7 +151,7 @@ def test_encode_raw_frame_deep_nesting_stays_readable() -> None:
 
 
 def test_orjson_nesting_limit_is_what_the_codec_assumes() -> None:
-    # codec._shallow_json measures depth with orjson's own limit; pin it.
+    # json_depth.shallow_json measures depth with orjson's own limit; pin it.
     assert orjson.loads(b"[" * 1024 + b"]" * 1024) is not None
     with pytest.raises(orjson.JSONDecodeError):
         orjson.loads(b"[" * 1025 + b"]" * 1025)
