@@ -28,6 +28,9 @@
 #    comparisons; it is the same test as _scan_binary (an empty side's 0 / 1e6 sentinel fails
 #    every strategy just as None does) and hands anything else to it. Any other BookView goes
 #    through _scan_binary directly. tests/core/test_hotpath.py checks both agree.
+# 9. Re-sizing: `on_sized` hands out, with each candidate, the Sizer that sized it (its legs,
+#    fee models and limits). Within one input the books do not change, so sizing it again under
+#    caps is exactly what `resize` (a fresh detect) returns, without the scan and plan lookups.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
@@ -89,6 +92,7 @@ def detect(
     cap_size_micros: int | None = None,
     cap_capital_micros: int | None = None,
     on_evaluate: Callable[[str], None] | None = None,
+    on_sized: Callable[[Candidate, Sizer], None] | None = None,
 ) -> list[Candidate]:
     """Find sized arbitrages in the markets and groups touched by some tokens.
 
@@ -100,6 +104,7 @@ def detect(
         cap_size_micros: external cap on shares per opportunity (e.g. risk's capacity).
         cap_capital_micros: external cap on capital per opportunity.
         on_evaluate: called with each market or group id evaluated (tests count calls).
+        on_sized: called with each candidate found and the Sizer that re-sizes it (rule 9).
 
     Returns:
         Candidates sorted by (market id, strategy, first leg token).
@@ -127,7 +132,7 @@ def detect(
         _scan_binary(plan, books, bps, sells, hits)
     if not hits:
         return []  # the common case: nothing survived the fast path
-    return _size_hits(hits, config, cap_size_micros, cap_capital_micros)
+    return _size_hits(hits, config, cap_size_micros, cap_capital_micros, on_sized)
 
 
 def _scan_touched(
@@ -254,32 +259,63 @@ def _scan_group(
 
 
 def _size_hits(
-    hits: list[_Hit], config: DetectionConfig, cap_size: int | None, cap_capital: int | None
+    hits: list[_Hit], config: DetectionConfig, cap_size: int | None, cap_capital: int | None,
+    on_sized: Callable[[Candidate, Sizer], None] | None = None,
 ) -> list[Candidate]:
     """Walk depth for every strategy that survived the fast path; sorted candidates."""
     override = None if config.fees_override is None else compile_fee(config.fees_override)
-    caps = [c for c in (config.max_size_micros, cap_size) if c is not None]
-    max_size = min(caps) if caps else None
     out: list[Candidate] = []
     for strategy, market_id, books, fees, min_size in hits:
         legs = _legs(strategy, books, fees, override, config.max_spread_bps)
         if legs is None:
             continue
-        limits = Limits(
-            margin_bps=config.min_margin_bps, min_size_micros=min_size,
-            max_size_micros=max_size, min_leg_notional_micros=config.min_leg_notional_micros,
-            max_capital_micros=cap_capital,
-        )
-        settle = 0 if strategy == "crossed_book" else 1 if strategy.endswith("_buy") else -1
-        sized = size_opportunity(legs, settle, limits)
-        if sized is not None:
-            out.append(Candidate(
-                strategy=strategy, market_id=market_id, legs=sized.legs,
-                size_micros=sized.size_micros, cost_micros=sized.cost_micros,
-                fees_micros=sized.fees_micros, edge_micros=sized.edge_micros,
-            ))
+        sizer = Sizer(strategy, market_id, legs, min_size, config)
+        cand = sizer.size(cap_size, cap_capital)
+        if cand is not None:
+            out.append(cand)
+            if on_sized is not None:
+                on_sized(cand, sizer)
     out.sort(key=lambda c: (c.market_id, c.strategy, c.legs[0].token_id))
     return out
+
+
+class Sizer:
+    """One strategy that passed the fast path, with its legs: sizes it under any caps (rule 9).
+
+    Args:
+        strategy, market_id: the candidate's strategy and market (or group) id.
+        legs: its legs, each with its book side best-first and fee model.
+        min_size: the market's (or group's) minimum order size in share micros.
+        config: the detection thresholds it was found with.
+    """
+
+    __slots__ = ("_config", "_legs", "_min_size", "_settle", "market_id", "strategy")
+
+    def __init__(self, strategy: Strategy, market_id: str, legs: list[LegSpec], min_size: int,
+                 config: DetectionConfig) -> None:
+        self.strategy, self.market_id = strategy, market_id
+        self._legs, self._min_size, self._config = legs, min_size, config
+        self._settle = 0 if strategy == "crossed_book" else 1 if strategy.endswith("_buy") else -1
+
+    def size(self, cap_size: int | None = None,
+             cap_capital: int | None = None) -> Candidate | None:
+        """The candidate at the largest size passing every limit and cap; None when none does."""
+        config = self._config
+        caps = [c for c in (config.max_size_micros, cap_size) if c is not None]
+        limits = Limits(
+            margin_bps=config.min_margin_bps, min_size_micros=self._min_size,
+            max_size_micros=min(caps) if caps else None,
+            min_leg_notional_micros=config.min_leg_notional_micros,
+            max_capital_micros=cap_capital,
+        )
+        sized = size_opportunity(self._legs, self._settle, limits)
+        if sized is None:
+            return None
+        return Candidate(
+            strategy=self.strategy, market_id=self.market_id, legs=sized.legs,
+            size_micros=sized.size_micros, cost_micros=sized.cost_micros,
+            fees_micros=sized.fees_micros, edge_micros=sized.edge_micros,
+        )
 
 
 def _legs(

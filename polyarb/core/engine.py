@@ -100,6 +100,8 @@ class Engine(EngineState):
         # Dedupe memory: market or group id -> "strategy:first token" -> signature.
         self._last_sig: dict[str, dict[str, Sig]] = {}
         self._ctx = MarketContext(self.md, self.registry)
+        # Sizers detection hands out with its candidates (detection rule 9); per input only.
+        self._sized: list[tuple[Candidate, detection.Sizer]] = []
         self._watch = BreakerWatch(self.breaker, self.execution, self.md)
 
     # ---- the reducer ---------------------------------------------------------------------
@@ -193,17 +195,21 @@ class Engine(EngineState):
     # ---- detection -> gates -> orders ------------------------------------------------------
 
     def _detect(self, touched: tuple[str, ...], ts: int, seq: int) -> list[Decision]:
-        books = self.md.books
+        books, keep = self.md.books, self._keep_sizer
         if not self._last_sig:  # nothing to forget: the hot path skips the evaluation hook
-            found = detection.detect(self.registry, books, touched, self.config.detection)
+            found = detection.detect(self.registry, books, touched, self.config.detection,
+                                     on_sized=keep)
         else:
             evaluated: list[str] = []
             found = detection.detect(self.registry, books, touched, self.config.detection,
-                                     on_evaluate=evaluated.append)
+                                     on_evaluate=evaluated.append, on_sized=keep)
             self._forget_gone(evaluated, found)
         if not found:
             return []
         return self._report(found, books, ts, seq, self.config.dedupe_opportunities)
+
+    def _keep_sizer(self, cand: Candidate, sizer: detection.Sizer) -> None:
+        self._sized.append((cand, sizer))
 
     def _crossed(self, feed: tuple[Decision, ...], ts: int, seq: int) -> list[Decision]:
         """Report books that just broke by crossing as crossed_book opportunities."""
@@ -216,7 +222,7 @@ class Engine(EngineState):
         if not views:
             return []
         found = [c for c in detection.detect(self.registry, views, tuple(views),
-                                             self.config.detection)
+                                             self.config.detection, on_sized=self._keep_sizer)
                  if c.strategy == "crossed_book"]
         # Never deduped: a book breaks once per epoch, so each report is a new crossing.
         return self._report(found, views, ts, seq, dedupe=False)
@@ -224,12 +230,17 @@ class Engine(EngineState):
     def _report(self, found: list[Candidate], books: Mapping[str, BookView], ts: int, seq: int,
                 dedupe: bool) -> list[Decision]:
         out: list[Decision] = []
+        sizers = {id(c): s for c, s in self._sized}  # ids of live candidates: lookup only
+        self._sized.clear()
+        exposure: risk.MemoExposure | None = None  # one per state: new after orders are placed
         for cand in found:
             if dedupe and self._is_repeat(cand):
                 continue
-            exposure = PendingExposure(self.execution.positions, self.execution.orders)
+            if exposure is None:
+                exposure = risk.MemoExposure(
+                    PendingExposure(self.execution.positions, self.execution.orders))
             if detection.tradable(cand, self.config.detection):
-                cand = self._fit(cand, books, exposure)
+                cand = self._fit(cand, books, exposure, sizers.get(id(cand)))
             self._opp_no += 1
             self.counters.opportunities += 1
             opp = OpportunityDetected(
@@ -238,13 +249,18 @@ class Engine(EngineState):
                 legs=cand.legs, size_micros=cand.size_micros, cost_micros=cand.cost_micros,
                 fees_micros=cand.fees_micros, edge_micros=cand.edge_micros)
             out.append(opp)
-            out.extend(self._take(opp, cand, exposure, ts, seq))
+            taken = self._take(opp, cand, exposure, ts, seq)
+            if taken and type(taken[0]) is not OpportunityBlocked:
+                exposure = None  # orders were placed: pending buys changed
+            out.extend(taken)
         return out
 
-    def _fit(self, cand: Candidate, books: Mapping[str, BookView],
-             exposure: PendingExposure) -> Candidate:
+    def _fit(self, cand: Candidate, books: Mapping[str, BookView], exposure: risk.MemoExposure,
+             sizer: detection.Sizer | None) -> Candidate:
         """Shrink a candidate to the risk limits' capacity when a smaller size still pays."""
         def resize(c: Candidate, cap: int) -> Candidate | None:
+            if sizer is not None:  # the same legs, books unchanged: what resize would return
+                return sizer.size(cap)
             return detection.resize(c, self.registry, books, self.config.detection,
                                     cap_size_micros=cap)
 
@@ -292,7 +308,7 @@ class Engine(EngineState):
             else:
                 del self._last_sig[market_id]
 
-    def _take(self, opp: OpportunityDetected, cand: Candidate, exposure: PendingExposure,
+    def _take(self, opp: OpportunityDetected, cand: Candidate, exposure: risk.MemoExposure,
               ts: int, seq: int) -> list[Decision]:
         block = self._gate(cand, exposure)
         if block is not None:
@@ -303,7 +319,7 @@ class Engine(EngineState):
                 observed=risk.gate_value(block.gate, block.observed), reason=block.reason)]
         return list(self.execution.place(opp, self._ctx))
 
-    def _gate(self, cand: Candidate, exposure: PendingExposure) -> Block | None:
+    def _gate(self, cand: Candidate, exposure: risk.MemoExposure) -> Block | None:
         if self.config.detect_only:
             return Block(gate="detect_only", limit=0, observed=1, reason="detect-only mode")
         if not detection.tradable(cand, self.config.detection):

@@ -30,6 +30,8 @@
 #    grid, that passes every exposure gate when each buy leg is charged its worst (limit) price
 #    plus its fee per share at the candidate's size. Average prices never exceed the worst
 #    price, so a walk to a smaller size stays within the cap's budget.
+# 6. MemoExposure remembers an ExposureView's answers: capacity and the gates ask the same
+#    questions of one state. Its owner builds a new one whenever that state may change.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -96,6 +98,49 @@ class RiskConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             max_total_exposure_micros=breaker.max_total_exposure_micros,
             **sizes,
         )
+
+
+class MemoExposure:
+    """An ExposureView that asks the view it wraps each question once (rule 6).
+
+    Valid only while the wrapped state does not change: the engine builds one per frame and
+    a new one after placing orders.
+    """
+
+    __slots__ = ("_groups", "_markets", "_open", "_total", "_view")
+
+    def __init__(self, view: ExposureView) -> None:
+        self._view = view
+        self._markets: dict[str, int] = {}
+        self._groups: dict[str, int] = {}
+        self._total: int | None = None
+        self._open: int | None = None
+
+    def market_exposure_micros(self, market_id: str) -> int:
+        """The wrapped view's answer, remembered."""
+        got = self._markets.get(market_id)
+        if got is None:
+            got = self._markets[market_id] = self._view.market_exposure_micros(market_id)
+        return got
+
+    def group_exposure_micros(self, group_id: str) -> int:
+        """The wrapped view's answer, remembered."""
+        got = self._groups.get(group_id)
+        if got is None:
+            got = self._groups[group_id] = self._view.group_exposure_micros(group_id)
+        return got
+
+    def total_exposure_micros(self) -> int:
+        """The wrapped view's answer, remembered."""
+        if self._total is None:
+            self._total = self._view.total_exposure_micros()
+        return self._total
+
+    def open_positions(self) -> int:
+        """The wrapped view's answer, remembered."""
+        if self._open is None:
+            self._open = self._view.open_positions()
+        return self._open
 
 
 class _Term(NamedTuple):
