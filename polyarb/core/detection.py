@@ -40,7 +40,7 @@ import msgspec
 from polyarb.core.book import Book
 from polyarb.core.fees import FeeModel, compile_fee, schedule_error
 from polyarb.core.markets import BinaryPlan, GroupPlan, MarketRegistry
-from polyarb.core.sizing import BPS, MICROS, LegSpec, Limits, size_opportunity
+from polyarb.core.sizing import BPS, MICROS, LegSpec, Limits, SizeWalk
 from polyarb.core.types import BookView, Candidate
 from polyarb.events.decisions import Strategy
 from polyarb.events.inputs import FeeSchedule, Side
@@ -289,26 +289,39 @@ class Sizer:
         config: the detection thresholds it was found with.
     """
 
-    __slots__ = ("_config", "_legs", "_min_size", "_settle", "market_id", "strategy")
+    __slots__ = ("_config", "_legs", "_min_size", "_settle", "_walk", "market_id", "strategy")
 
     def __init__(self, strategy: Strategy, market_id: str, legs: list[LegSpec], min_size: int,
                  config: DetectionConfig) -> None:
         self.strategy, self.market_id = strategy, market_id
         self._legs, self._min_size, self._config = legs, min_size, config
         self._settle = 0 if strategy == "crossed_book" else 1 if strategy.endswith("_buy") else -1
+        self._walk: tuple[int | None, int | None, SizeWalk] | None = None  # (caps, first walk)
 
     def size(self, cap_size: int | None = None,
              cap_capital: int | None = None) -> Candidate | None:
-        """The candidate at the largest size passing every limit and cap; None when none does."""
+        """The candidate at the largest size passing every limit and cap; None when none does.
+
+        A smaller size cap than the first call's, under the same capital cap, replays the
+        first call's walk (sizing rule 6) instead of walking the books again.
+        """
         config = self._config
         caps = [c for c in (config.max_size_micros, cap_size) if c is not None]
-        limits = Limits(
-            margin_bps=config.min_margin_bps, min_size_micros=self._min_size,
-            max_size_micros=min(caps) if caps else None,
-            min_leg_notional_micros=config.min_leg_notional_micros,
-            max_capital_micros=cap_capital,
-        )
-        sized = size_opportunity(self._legs, self._settle, limits)
+        max_size = min(caps) if caps else None
+        first = self._walk
+        if first is not None and first[1] == cap_capital and (
+                first[0] is None or (max_size is not None and max_size <= first[0])):
+            sized = first[2].sized(max_size)
+        else:
+            limits = Limits(
+                margin_bps=config.min_margin_bps, min_size_micros=self._min_size,
+                max_size_micros=max_size, min_leg_notional_micros=config.min_leg_notional_micros,
+                max_capital_micros=cap_capital,
+            )
+            walk = SizeWalk(self._legs, self._settle, limits)
+            if first is None:
+                self._walk = (max_size, cap_capital, walk)
+            sized = walk.sized()
         if sized is None:
             return None
         return Candidate(

@@ -21,6 +21,9 @@
 # 5. settle says what a complete set is worth per share: +1 (bought sets redeem or merge for $1),
 #    -1 (sold sets cost $1 each to split) or 0 (no set: a crossed book). Capital is what is paid
 #    for buy legs plus, for sold sets, the collateral locked in the split.
+# 6. Re-sizing under a smaller size cap reuses the first walk (SizeWalk): a walk capped at u
+#    repeats the uncapped walk's segments below u exactly and only clamps the one holding u, so
+#    replaying that segment from its recorded start gives the same size as a fresh walk.
 from __future__ import annotations
 
 import math
@@ -94,7 +97,11 @@ def size_opportunity(legs: Sequence[LegSpec], settle: int, limits: Limits) -> Si
     Returns:
         The sized opportunity, or None when no size on the grid passes every rule.
     """
-    size = largest_size(legs, settle, limits)
+    return _finish(legs, settle, limits, largest_size(legs, settle, limits))
+
+
+def _finish(legs: Sequence[LegSpec], settle: int, limits: Limits, size: int) -> Sized | None:
+    """The rounded amounts at the walk's size, or None when a minimum is missed (rule 4)."""
     if size <= 0 or size < -(-limits.min_size_micros // STEP_MICROS) * STEP_MICROS:
         return None
     sized = evaluate(legs, settle, size)
@@ -150,6 +157,17 @@ def largest_size(legs: Sequence[LegSpec], settle: int, limits: Limits) -> int:
     `scale` (a multiple of every fee denominator that can be non-zero, see _scale), so nothing
     is rounded until reporting.
     """
+    return _walk(legs, settle, limits, None)
+
+
+# One segment of a walk, as it started: (pos, full length, e0, c0, se, sc, best before it,
+# best after it). Enough to replay it clamped to a smaller cap (rule 6).
+_Segment = tuple[int, int, int, int, int, int, int, int]
+
+
+def _walk(legs: Sequence[LegSpec], settle: int, limits: Limits,
+          trace: list[_Segment] | None) -> int:
+    """largest_size's walk; records every segment in `trace` when given."""
     scale = _scale(legs)
     cursors = [_Cursor(leg, scale) for leg in legs]
     se, sc, n_buy = settle * scale, scale if settle < 0 else 0, 0
@@ -169,16 +187,11 @@ def largest_size(legs: Sequence[LegSpec], settle: int, limits: Limits) -> int:
                 seg = c.left
         e0 = edge - n_levels * ROUNDING_SLACK_MICROS * scale
         c0 = cap + n_buy * scale
-        # Constraints on d in [1, seg]: e0 + se*d >= 1, BPS*(e0+se*d) - bps*(c0+sc*d) >= 0,
-        # cap_limit - (c0 + sc*d) >= 0; each is linear, so the set is an interval.
         g0, gs = BPS * e0 - bps * c0, BPS * se - bps * sc
-        lo, hi = _solve(e0 - 1, se, 1, seg)
-        lo, hi = _solve(g0, gs, lo, hi)
-        if cap_limit is not None:
-            lo, hi = _solve(cap_limit - c0, -sc, lo, hi)
-        top = (pos + hi) // STEP_MICROS * STEP_MICROS
-        if lo <= hi and top >= pos + lo:
-            best = top
+        before = best
+        best = _segment_best(pos, seg, e0, c0, se, sc, bps, cap_limit, best)
+        if trace is not None:
+            trace.append((pos, seg, e0, c0, se, sc, before, best))
         pos, edge, cap = pos + seg, edge + se * seg, cap + sc * seg
         # Slopes only fall and slack only grows from here: a failed, non-rising
         # constraint stays failed (rule 3).
@@ -197,6 +210,62 @@ def largest_size(legs: Sequence[LegSpec], settle: int, limits: Limits) -> int:
     return best
 
 
+def _segment_best(pos: int, seg: int, e0: int, c0: int, se: int, sc: int, bps: int,
+                  cap_limit: int | None, best: int) -> int:
+    """The best size after one segment of `seg` micro-shares starting at `pos` (rule 3)."""
+    # Constraints on d in [1, seg]: e0 + se*d >= 1, BPS*(e0+se*d) - bps*(c0+sc*d) >= 0,
+    # cap_limit - (c0 + sc*d) >= 0; each is linear, so the set is an interval.
+    lo, hi = _solve(e0 - 1, se, 1, seg)
+    lo, hi = _solve(BPS * e0 - bps * c0, BPS * se - bps * sc, lo, hi)
+    if cap_limit is not None:
+        lo, hi = _solve(cap_limit - c0, -sc, lo, hi)
+    top = (pos + hi) // STEP_MICROS * STEP_MICROS
+    return top if lo <= hi and top >= pos + lo else best
+
+
+class SizeWalk:
+    """One walk of some legs, kept to size them again under smaller size caps (rule 6).
+
+    Args:
+        legs, settle, limits: as for size_opportunity; limits bound every later re-size too.
+    """
+
+    __slots__ = ("_bps", "_cap_limit", "_legs", "_limits", "_settle", "_trace", "_upper", "size")
+
+    def __init__(self, legs: Sequence[LegSpec], settle: int, limits: Limits) -> None:
+        self._legs, self._settle, self._limits = legs, settle, limits
+        self._trace: list[_Segment] = []
+        self.size = _walk(legs, settle, limits, self._trace)
+        self._upper = _upper(limits)
+        cap = limits.max_capital_micros
+        self._bps, self._cap_limit = limits.margin_bps, None if cap is None else cap * _scale(legs)
+
+    def sized(self, max_size_micros: int | None = None) -> Sized | None:
+        """size_opportunity's result with max_size_micros lowered to this cap (None: as walked)."""
+        limits, size = self._limits, self.size
+        if max_size_micros is not None and _grid(max_size_micros) < self._upper:
+            limits = msgspec.structs.replace(limits, max_size_micros=max_size_micros)
+            size = self._capped(_grid(max_size_micros))
+        return _finish(self._legs, self._settle, limits, size)
+
+    def _capped(self, upper: int) -> int:
+        """The walk's size had it stopped at `upper` (< the walked upper)."""
+        found = 0
+        for pos, seg, e0, c0, se, sc, before, after in self._trace:
+            if pos >= upper:
+                break
+            if pos + seg <= upper:
+                found = after
+                continue
+            return _segment_best(pos, upper - pos, e0, c0, se, sc, self._bps, self._cap_limit,
+                                 before)
+        return found
+
+
+def _grid(size: int) -> int:
+    return max(0, size) // STEP_MICROS * STEP_MICROS
+
+
 def _scale(legs: Sequence[LegSpec]) -> int:
     """A multiple of MICROS and of every fee denominator that can be non-zero.
 
@@ -212,8 +281,7 @@ def _scale(legs: Sequence[LegSpec]) -> int:
 
 
 def _upper(limits: Limits) -> int:
-    upper = 1 << 62 if limits.max_size_micros is None else max(0, limits.max_size_micros)
-    return upper // STEP_MICROS * STEP_MICROS
+    return _grid(1 << 62 if limits.max_size_micros is None else limits.max_size_micros)
 
 
 def _solve(a: int, b: int, lo: int, hi: int) -> tuple[int, int]:
