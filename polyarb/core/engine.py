@@ -239,8 +239,9 @@ class Engine(EngineState):
             if exposure is None:
                 exposure = risk.MemoExposure(
                     PendingExposure(self.execution.positions, self.execution.orders))
+            scope = risk.scope_of(cand, self.registry)  # re-sizing keeps the tokens
             if detection.tradable(cand, self.config.detection):
-                cand = self._fit(cand, books, exposure, sizers.get(id(cand)))
+                cand = self._fit(cand, books, exposure, scope, sizers.get(id(cand)))
             self._opp_no += 1
             self.counters.opportunities += 1
             opp = OpportunityDetected(
@@ -249,14 +250,14 @@ class Engine(EngineState):
                 legs=cand.legs, size_micros=cand.size_micros, cost_micros=cand.cost_micros,
                 fees_micros=cand.fees_micros, edge_micros=cand.edge_micros)
             out.append(opp)
-            taken = self._take(opp, cand, exposure, ts, seq)
+            taken = self._take(opp, cand, exposure, scope, ts, seq)
             if taken and type(taken[0]) is not OpportunityBlocked:
                 exposure = None  # orders were placed: pending buys changed
             out.extend(taken)
         return out
 
     def _fit(self, cand: Candidate, books: Mapping[str, BookView], exposure: risk.MemoExposure,
-             sizer: detection.Sizer | None) -> Candidate:
+             scope: risk.Scope, sizer: detection.Sizer | None) -> Candidate:
         """Shrink a candidate to the risk limits' capacity when a smaller size still pays."""
         def resize(c: Candidate, cap: int) -> Candidate | None:
             if sizer is not None:  # the same legs, books unchanged: what resize would return
@@ -265,22 +266,13 @@ class Engine(EngineState):
                                     cap_size_micros=cap)
 
         cap = risk.capacity_micros(cand, exposure, self.breaker.state, self._risk,
-                                   self._group(cand), token_market=self._leg_markets(cand))
+                                   scope.group_id, token_market=scope.token_market)
         if 0 < cap < cand.size_micros:
             cand = resize(cand, cap) or cand  # None: refused outright, the gates will say why
         if cand.strategy == "crossed_book":
             return cand
         # Whole-cent collateral per BUY leg, or the venue rounds a leg short (core/lots.py)
         return fit_to_cents(cand, resize) or cand
-
-    def _group(self, cand: Candidate) -> str | None:
-        """The neg-risk group a candidate's exposure counts against, if any."""
-        if cand.strategy.startswith("neg_risk"):
-            return cand.market_id  # a basket's market id is its group id
-        info = self.registry.market(cand.market_id)
-        if info is None or not info.neg_risk:
-            return None
-        return info.neg_risk_market_id
 
     def _is_repeat(self, cand: Candidate) -> bool:
         key = f"{cand.strategy}:{cand.legs[0].token_id}"
@@ -309,8 +301,8 @@ class Engine(EngineState):
                 del self._last_sig[market_id]
 
     def _take(self, opp: OpportunityDetected, cand: Candidate, exposure: risk.MemoExposure,
-              ts: int, seq: int) -> list[Decision]:
-        block = self._gate(cand, exposure)
+              scope: risk.Scope, ts: int, seq: int) -> list[Decision]:
+        block = self._gate(cand, exposure, scope)
         if block is not None:
             self.counters.blocked += 1
             return [OpportunityBlocked(
@@ -319,7 +311,8 @@ class Engine(EngineState):
                 observed=risk.gate_value(block.gate, block.observed), reason=block.reason)]
         return list(self.execution.place(opp, self._ctx))
 
-    def _gate(self, cand: Candidate, exposure: risk.MemoExposure) -> Block | None:
+    def _gate(self, cand: Candidate, exposure: risk.MemoExposure,
+              scope: risk.Scope) -> Block | None:
         if self.config.detect_only:
             return Block(gate="detect_only", limit=0, observed=1, reason="detect-only mode")
         if not detection.tradable(cand, self.config.detection):
@@ -328,21 +321,9 @@ class Engine(EngineState):
         if cand.market_id in self.execution.active_markets():
             return Block(gate="in_flight", limit=0, observed=1,
                          reason="an opportunity on this market is still executing")
-        return risk.check(
-            cand, exposure, self.breaker.state, self._risk, self._group(cand),
-            token_market=self._leg_markets(cand), venue_min_size_micros=self._min_size(cand))
-
-    def _leg_markets(self, cand: Candidate) -> dict[str, str]:
-        """token id -> condition id for the candidate's legs (risk charges each leg there)."""
-        reg = self.registry
-        return {leg.token_id: cid for leg in cand.legs
-                if (cid := reg.market_of(leg.token_id)) is not None}
-
-    def _min_size(self, cand: Candidate) -> int:
-        sizes = [info.min_order_size_micros for leg in cand.legs
-                 if (cid := self.registry.market_of(leg.token_id)) is not None
-                 and (info := self.registry.market(cid)) is not None]
-        return max(sizes, default=0)
+        return risk.check(cand, exposure, self.breaker.state, self._risk, scope.group_id,
+                          token_market=scope.token_market,
+                          venue_min_size_micros=scope.venue_min_size_micros)
 
     # ---- execution results -> breaker ------------------------------------------------------
 

@@ -32,6 +32,8 @@
 #    price, so a walk to a smaller size stays within the cap's budget.
 # 6. MemoExposure remembers an ExposureView's answers: capacity and the gates ask the same
 #    questions of one state. Its owner builds a new one whenever that state may change.
+# 7. Scope: where a candidate's legs are charged (group, token -> market, the venue's minimum
+#    size), read from the registry once per candidate: re-sizing keeps its tokens.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -41,6 +43,7 @@ from typing import Literal, NamedTuple
 import msgspec
 
 from polyarb.core.breaker import BreakerConfig
+from polyarb.core.markets import MarketRegistry
 from polyarb.core.types import BUY, Block, Candidate, ExposureView
 from polyarb.events.base import MICROS
 from polyarb.events.decisions import BreakerState
@@ -98,6 +101,38 @@ class RiskConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             max_total_exposure_micros=breaker.max_total_exposure_micros,
             **sizes,
         )
+
+
+class Scope(NamedTuple):
+    """Where a candidate is charged (rule 7): check()'s group and keyword arguments."""
+
+    group_id: str | None
+    token_market: dict[str, str]
+    venue_min_size_micros: int
+
+
+def scope_of(candidate: Candidate, registry: MarketRegistry) -> Scope:
+    """The candidate's neg-risk group, each leg's market and the largest venue minimum."""
+    token_market: dict[str, str] = {}
+    sizes: list[int] = []
+    for leg in candidate.legs:
+        cid = registry.market_of(leg.token_id)
+        if cid is None:
+            continue
+        token_market[leg.token_id] = cid
+        info = registry.market(cid)
+        if info is not None:
+            sizes.append(info.min_order_size_micros)
+    return Scope(_group_of(candidate, registry), token_market, max(sizes, default=0))
+
+
+def _group_of(candidate: Candidate, registry: MarketRegistry) -> str | None:
+    if candidate.strategy.startswith("neg_risk"):
+        return candidate.market_id  # a basket's market id is its group id
+    info = registry.market(candidate.market_id)
+    if info is None or not info.neg_risk:
+        return None
+    return info.neg_risk_market_id
 
 
 class MemoExposure:
