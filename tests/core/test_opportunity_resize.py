@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from polyarb.bench.feedgen import FeedGenerator
+from polyarb.core.config import EngineConfig
 from polyarb.core.detection import DetectionConfig, Sizer, detect, resize
 from polyarb.core.engine import Engine
 from polyarb.core.fees import compile_fee
@@ -21,7 +22,9 @@ from polyarb.core.sizing import LegSpec, Limits, SizeWalk, size_opportunity
 from polyarb.core.types import BookView, Candidate
 from polyarb.events.codec import encode_event
 from polyarb.events.decisions import OpportunityDetected
-from polyarb.events.inputs import FeeSchedule, MarketsLoaded, RawFrame, Side
+from polyarb.events.inputs import FeeSchedule, MarketInfo, MarketsLoaded, RawFrame, Side
+from tests.core import engine_helpers as eh
+from tests.core.engine_helpers import encoded
 from tests.core.reference_detector import SimpleBook, binary_market, group_markets
 
 SH = 1_000_000
@@ -171,3 +174,57 @@ def test_engine_sizer_resize_feed_decisions_identical_to_redetection(
     assert opps > 20 and opps == slow_opps
     assert fast == slow
 
+
+
+_LOOSE = EngineConfig(detection=DetectionConfig(
+    min_margin_bps=0, min_leg_notional_micros=0, max_spread_bps=None,
+    complete_set_sell_enabled=True, crossed_book_trading_enabled=True))
+_TOKENS = ["bY", "bN", "gY1", "gY2", "gY3"]
+_Snapshot = tuple[str, list[tuple[int, int]], list[tuple[int, int]]]
+
+
+@st.composite
+def _snapshot(draw: st.DrawFn, token: str | None = None) -> _Snapshot:
+    # Cheap or dear tops so sets open both ways; now and then a crossed book
+    mid = draw(st.one_of(st.integers(5, 35), st.integers(40, 95)))
+    ask0 = mid + draw(st.integers(-1, 2))
+    sizes = st.lists(st.integers(1, 3_000), min_size=1, max_size=4)
+    bids = [(mid - k, s) for k, s in enumerate(draw(sizes)) if mid - k >= 1]
+    asks = [(ask0 + k, s) for k, s in enumerate(draw(sizes)) if 1 <= ask0 + k <= 99]
+    return token or draw(st.sampled_from(_TOKENS)), bids, asks
+
+
+# every book once (so baskets can open), then random updates
+_snapshots = st.tuples(*[_snapshot(tok) for tok in _TOKENS]).flatmap(
+    lambda first: st.lists(_snapshot(), max_size=8).map(lambda rest: [*first, *rest]))
+
+
+def _engine_run(markets: list[MarketInfo], frames: list[RawFrame]) -> bytes:
+    eng = Engine(_LOOSE)
+    out = eng.apply(0, MarketsLoaded(ts_recv_ns=1, source="test", markets=tuple(markets)))
+    for i, ev in enumerate(frames, start=1):
+        out.extend(eng.apply(i, ev))
+    return encoded(out)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(snapshots=_snapshots)
+def test_engine_sizer_resize_random_books_identical_to_redetection(
+    snapshots: list[_Snapshot],
+) -> None:
+    # Arrange: a binary market with fees and a three-outcome basket; every strategy enabled,
+    # crossed books traded; books from random snapshots (crossed ones included)
+    fees = FeeSchedule(rate=Decimal("0.02"))
+    markets = [eh.market("0xb", "bY", "bN", fees=fees, min_size=0),
+               *eh.group_markets("G", 3)]
+    frames = [eh.raw_frame(eh.book_msg(tok, [(c * 10_000, s * 10_000) for c, s in bids],
+                                       [(c * 10_000, s * 10_000) for c, s in asks]),
+                           ts=1 + i * 1_000_000)
+              for i, (tok, bids, asks) in enumerate(snapshots)]
+    # Act
+    fast = _engine_run(markets, frames)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Engine, "_keep_sizer", lambda self, cand, sizer: None)
+        slow = _engine_run(markets, frames)
+    # Assert
+    assert fast == slow
