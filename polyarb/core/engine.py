@@ -230,7 +230,7 @@ class Engine(EngineState):
     def _report(self, found: list[Candidate], books: Mapping[str, BookView], ts: int, seq: int,
                 dedupe: bool) -> list[Decision]:
         out: list[Decision] = []
-        sizers = {id(c): s for c, s in self._sized}  # ids of live candidates: lookup only
+        sized = self._sized[:]  # (candidate, its Sizer), matched by identity below
         self._sized.clear()
         exposure: risk.MemoExposure | None = None  # one per state: new after orders are placed
         for cand in found:
@@ -241,7 +241,8 @@ class Engine(EngineState):
                     PendingExposure(self.execution.positions, self.execution.orders))
             scope = risk.scope_of(cand, self.registry)  # re-sizing keeps the tokens
             if detection.tradable(cand, self.config.detection):
-                cand = self._fit(cand, books, exposure, scope, sizers.get(id(cand)))
+                sizer = next((s for c, s in sized if c is cand), None)
+                cand = self._fit(cand, books, exposure, scope, sizer)
             self._opp_no += 1
             self.counters.opportunities += 1
             opp = OpportunityDetected(
